@@ -1,0 +1,152 @@
+"""The rule table: every number of the rulebook as editable data, seeded by a migration."""
+
+import re
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Category(models.Model):
+    code = models.SlugField(_("code"), max_length=32, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    name_zh = models.CharField(_("Chinese name"), max_length=100, blank=True)
+    base_deposit = models.DecimalField(
+        _("base deposit (CNY)"), max_digits=12, decimal_places=2, validators=[MinValueValidator(0)]
+    )
+    service_fee_rate = models.DecimalField(
+        _("technical service fee rate"),
+        max_digits=5,
+        decimal_places=4,
+        validators=[MinValueValidator(0)],
+        help_text=_("A fraction: 0.0500 is 5%."),
+    )
+    is_risky = models.BooleanField(_("risky category"), default=False)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("category")
+        verbose_name_plural = _("categories")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(base_deposit__gte=0), name="category_deposit_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(service_fee_rate__gte=0, service_fee_rate__lt=1),
+                name="category_fee_rate_fraction",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.code})"
+
+
+class RuleParameter(models.Model):
+    """A single number of the rulebook, looked up by key (e.g. `max_stores_per_entity`)."""
+
+    key = models.SlugField(_("key"), max_length=64, unique=True)
+    value = models.DecimalField(_("value"), max_digits=14, decimal_places=4)
+    unit = models.CharField(_("unit"), max_length=20, blank=True)
+    section = models.CharField(_("rulebook section"), max_length=20, blank=True)
+    description = models.CharField(_("description"), max_length=300)
+
+    class Meta:
+        ordering = ["section", "key"]
+        verbose_name = _("rule parameter")
+        verbose_name_plural = _("rule parameters")
+
+    def __str__(self):
+        return f"{self.key} = {self.value.normalize()} {self.unit}".strip()
+
+
+class ScreeningPattern(models.Model):
+    """A word or regular expression that listings may not contain."""
+
+    class Kind(models.TextChoices):
+        PROHIBITED = "prohibited", _("prohibited goods")
+        THIRD_PARTY = "third_party", _("third-party platform")
+        CONTACT = "contact", _("outside contact handle")
+        LINK = "link", _("link or QR code")
+
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    label = models.CharField(_("what it catches"), max_length=100)
+    pattern = models.CharField(_("word or pattern"), max_length=300)
+    is_regex = models.BooleanField(_("regular expression"), default=False)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["kind", "label", "pattern"]
+        verbose_name = _("screening pattern")
+        verbose_name_plural = _("screening patterns")
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "pattern"], name="screening_pattern_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()}: {self.pattern}"
+
+    def clean(self):
+        if self.is_regex:
+            try:
+                re.compile(self.pattern)
+            except re.error as exc:
+                raise ValidationError({"pattern": _("Not a valid regular expression: %s") % exc}) from exc
+
+
+class PointLadderStep(models.Model):
+    """Crossing `threshold` points in a natural year applies this step's penalties once."""
+
+    class Ledger(models.TextChoices):
+        GENERAL = "general", _("general")
+        SERIOUS = "serious", _("serious")
+
+    ledger = models.CharField(_("ledger"), max_length=10, choices=Ledger.choices)
+    threshold = models.PositiveIntegerField(_("threshold (points)"))
+    penalties = models.CharField(
+        _("penalties"),
+        max_length=200,
+        help_text=_(
+            "Comma separated: warning, rules_exam, listing_block, order_restriction, suspension, clear_out"
+        ),
+    )
+    duration_days = models.PositiveIntegerField(_("duration (days)"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["ledger", "threshold"]
+        verbose_name = _("point ladder step")
+        verbose_name_plural = _("point ladder steps")
+        constraints = [
+            models.UniqueConstraint(fields=["ledger", "threshold"], name="point_ladder_step_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_ledger_display()} {self.threshold}: {self.penalties}"
+
+
+class CompensationRule(models.Model):
+    """Consumer compensation: `rate` of the amount paid, bounded by `minimum` and `maximum`."""
+
+    kind = models.SlugField(_("kind"), max_length=40)
+    promised_hours_min = models.PositiveIntegerField(_("promised hours from (exclusive)"), default=0)
+    promised_hours_max = models.PositiveIntegerField(
+        _("promised hours up to (inclusive)"), null=True, blank=True
+    )
+    rate = models.DecimalField(_("rate"), max_digits=5, decimal_places=4)
+    minimum = models.DecimalField(_("minimum (CNY)"), max_digits=10, decimal_places=2)
+    maximum = models.DecimalField(_("maximum (CNY)"), max_digits=10, decimal_places=2)
+    description = models.CharField(_("description"), max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["kind", "promised_hours_min"]
+        verbose_name = _("compensation rule")
+        verbose_name_plural = _("compensation rules")
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "promised_hours_min"], name="compensation_rule_unique"),
+            models.CheckConstraint(
+                condition=models.Q(minimum__lte=models.F("maximum")), name="compensation_min_le_max"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.kind}: {self.rate:%} (min {self.minimum}, max {self.maximum})"

@@ -1,0 +1,200 @@
+"""Reads. Seller-facing reads take the acting user and return only their stores' rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
+from django.db.models import Count, DecimalField, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+from django.http import Http404
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from merchants.models import (
+    Category,
+    DepositAccount,
+    DepositEntry,
+    Listing,
+    ListingStatus,
+    Membership,
+    RuleParameter,
+    Sanction,
+    ScreeningPattern,
+    Store,
+)
+from merchants.roles import CAPABILITY_NAMES, role_can
+from merchants.rules import ScreeningRule, money, required_deposit
+
+# --- The rule table -------------------------------------------------------------------------------
+
+
+def rule_decimal(key: str) -> Decimal:
+    try:
+        return RuleParameter.objects.values_list("value", flat=True).get(key=key)
+    except RuleParameter.DoesNotExist as exc:
+        raise ImproperlyConfigured(f"The rule table has no parameter {key!r}; run the migrations.") from exc
+
+
+def rule_int(key: str) -> int:
+    return int(rule_decimal(key))
+
+
+def rule_decimals(*keys: str) -> dict[str, Decimal]:
+    found = dict(RuleParameter.objects.filter(key__in=keys).values_list("key", "value"))
+    missing = set(keys) - set(found)
+    if missing:
+        raise ImproperlyConfigured(
+            f"The rule table has no parameter(s) {sorted(missing)}; run the migrations."
+        )
+    return found
+
+
+def screening_rules() -> list[ScreeningRule]:
+    return [
+        ScreeningRule(kind=p.kind, label=p.label, pattern=p.pattern, is_regex=p.is_regex)
+        for p in ScreeningPattern.objects.filter(is_active=True).order_by("kind", "id")
+    ]
+
+
+# --- Tenant scoping -------------------------------------------------------------------------------
+
+
+def stores_for_user(*, user) -> QuerySet[Store]:
+    if not user.is_authenticated:
+        return Store.objects.none()
+    return Store.objects.filter(memberships__user=user).order_by("code")
+
+
+def memberships_for_user(*, user) -> QuerySet[Membership]:
+    return Membership.objects.filter(user=user).select_related("store").order_by("store__code")
+
+
+def membership_for_store(*, user, store_code: str, capability: str | None = None) -> Membership:
+    """The user's membership of the store, or 404 whatever the reason (unknown store or not a member).
+
+    With `capability`, a member whose role lacks it gets 403: they know the store exists.
+    """
+    now = timezone.now()
+    membership = (
+        Membership.objects.filter(user=user, store__code=store_code)
+        .select_related("store", "store__entity", "store__main_category")
+        .prefetch_related(
+            Prefetch("store__sanctions", queryset=Sanction.objects.live(now), to_attr="live_sanctions"),
+        )
+        .first()
+    )
+    if membership is None:
+        raise Http404(_("No such store."))
+    if capability and not role_can(membership.role, capability):
+        raise PermissionDenied(
+            _("Your role (%(role)s) may not %(what)s.")
+            % {"role": membership.get_role_display(), "what": CAPABILITY_NAMES[capability]}
+        )
+    return membership
+
+
+def listings_for_store(
+    *, store: Store, status: str | None = None, search: str | None = None
+) -> QuerySet[Listing]:
+    qs = Listing.objects.filter(store=store).select_related("category", "brand")
+    if status:
+        qs = qs.filter(status=status)
+    if search:
+        qs = qs.filter(Q(sku__icontains=search) | Q(title__icontains=search))
+    return qs.order_by("-updated_at", "-id")
+
+
+def listing_for_store(*, store: Store, listing_id: int) -> Listing:
+    listing = Listing.objects.filter(store=store, pk=listing_id).select_related("category", "brand").first()
+    if listing is None:
+        raise Http404(_("No such listing."))
+    return listing
+
+
+def listing_counts(*, store: Store) -> dict[str, int]:
+    counts = dict(
+        Listing.objects.filter(store=store)
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
+    )
+    return {status: counts.get(status, 0) for status in ListingStatus.values}
+
+
+# --- Deposits -------------------------------------------------------------------------------------
+
+
+def deposit_required(*, store: Store) -> Decimal:
+    bases = list(store.categories.values_list("base_deposit", flat=True))
+    bases.append(store.main_category.base_deposit)
+    return required_deposit(bases, rule_decimal("default_base_deposit"))
+
+
+def deposit_balance(*, store: Store) -> Decimal:
+    total = DepositEntry.objects.filter(account__store=store).aggregate(total=Sum("amount"))["total"]
+    return money(total or 0)
+
+
+@dataclass(frozen=True)
+class DepositSummary:
+    balance: Decimal
+    required: Decimal
+    shortfall_since: object  # datetime | None
+
+    @property
+    def shortfall(self) -> Decimal:
+        return max(self.required - self.balance, Decimal("0.00"))
+
+    @property
+    def is_short(self) -> bool:
+        return self.balance < self.required
+
+
+def deposit_summary(*, store: Store) -> DepositSummary:
+    account = DepositAccount.objects.filter(store=store).only("shortfall_since").first()
+    return DepositSummary(
+        balance=deposit_balance(store=store),
+        required=deposit_required(store=store),
+        shortfall_since=account.shortfall_since if account else None,
+    )
+
+
+def deposit_entries(*, store: Store) -> QuerySet[DepositEntry]:
+    return (
+        DepositEntry.objects.filter(account__store=store)
+        .select_related("actor")
+        .order_by("-created_at", "-id")
+    )
+
+
+def deposit_accounts_with_position() -> QuerySet[DepositAccount]:
+    """Every account annotated with `balance` and `required`, computed in the database (set-based)."""
+    money_field = DecimalField(max_digits=14, decimal_places=2)
+    balance = (
+        DepositEntry.objects.filter(account=OuterRef("pk"))
+        .order_by()
+        .values("account")
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
+    category_max = (
+        Category.objects.filter(Q(stores=OuterRef("store")) | Q(pk=OuterRef("store__main_category")))
+        .order_by("-base_deposit")
+        .values("base_deposit")[:1]
+    )
+    return DepositAccount.objects.annotate(
+        balance=Coalesce(
+            Subquery(balance, output_field=money_field), Value(Decimal("0")), output_field=money_field
+        ),
+        required=Coalesce(
+            Subquery(category_max, output_field=money_field),
+            Value(rule_decimal("default_base_deposit")),
+            output_field=money_field,
+        ),
+    ).select_related("store")
+
+
+def live_sanctions(*, store: Store, now=None) -> QuerySet[Sanction]:
+    return Sanction.objects.live(now).filter(store=store).order_by(F("ends_at").asc(nulls_last=True))

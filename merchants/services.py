@@ -1,0 +1,1035 @@
+"""Writes and workflows of the merchants app. Every state change goes through here."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_fsm import can_proceed
+
+from merchants.errors import ActionForbidden, AdmissionRefused, DomainError, ListingRefused, TransitionRefused
+from merchants.models import (
+    PROMISED_DISPATCH_HOURS,
+    STORE_HOLDING_STATUSES,
+    Brand,
+    BrandAuthorisation,
+    Category,
+    DepositAccount,
+    DepositEntry,
+    Entity,
+    Listing,
+    ListingEvent,
+    ListingStatus,
+    Membership,
+    PromisedDispatch,
+    Sanction,
+    Store,
+    StoreEvent,
+    StoreStatus,
+)
+from merchants.roles import MANAGE_LISTINGS, role_can
+from merchants.rules import (
+    AdmissionFacts,
+    AdmissionLimits,
+    ScreeningHit,
+    admission_refusals,
+    money,
+    screen_texts,
+)
+from merchants.selectors import (
+    deposit_accounts_with_position,
+    deposit_balance,
+    deposit_required,
+    rule_decimals,
+    rule_int,
+    screening_rules,
+)
+from merchants.spreadsheets import RowError, SheetRow, SpreadsheetError, read_table
+
+logger = logging.getLogger(__name__)
+
+
+def _require_perm(actor, perm: str) -> None:
+    """Staff actions: a person needs the permission; the engine (actor None) acts for the platform."""
+    if actor is not None and not actor.has_perm(perm):
+        raise ActionForbidden(
+            _("You do not have the permission for this action (%(perm)s).") % {"perm": perm}
+        )
+
+
+def _require_store_capability(actor, store: Store, capability: str) -> None:
+    """Seller actions: the actor's role on this store must allow it (staff and the engine pass)."""
+    if actor is None or actor.is_staff:
+        return
+    role = Membership.objects.filter(user=actor, store=store).values_list("role", flat=True).first()
+    if role is None or not role_can(role, capability):
+        raise ActionForbidden(_("Your role on this store does not allow this action."))
+
+
+def _store_event(store: Store, kind: str, *, actor=None, reason="", from_status="", to_status="", data=None):
+    return StoreEvent.objects.create(
+        store=store,
+        kind=kind,
+        actor=actor,
+        reason=reason or "",
+        from_status=from_status,
+        to_status=to_status,
+        data=data or {},
+    )
+
+
+def _locked_store(store: Store) -> Store:
+    return Store.objects.select_for_update().get(pk=store.pk)
+
+
+def _transition(store: Store, method_name: str, *, actor, reason: str, event_kind: str, **kwargs) -> Store:
+    method = getattr(store, method_name)
+    if not can_proceed(method):
+        raise TransitionRefused(
+            _("A store that is %(status)s cannot be %(action)s.")
+            % {"status": store.get_status_display(), "action": event_kind.replace("_", " ")}
+        )
+    before = store.status
+    method(**kwargs)
+    store.save()
+    _store_event(store, event_kind, actor=actor, reason=reason, from_status=before, to_status=store.status)
+    return store
+
+
+# --- Admission ------------------------------------------------------------------------------------
+
+
+def store_admission_refusals(
+    *, entity: Entity, brand: Brand | None, exclude_store: Store | None = None, today=None
+) -> list[str]:
+    today = today or timezone.localdate()
+    holding = Store.objects.filter(entity=entity, status__in=STORE_HOLDING_STATUSES)
+    if exclude_store is not None:
+        holding = holding.exclude(pk=exclude_store.pk)
+    params = rule_decimals(
+        "max_stores_per_entity",
+        "max_stores_per_brand_per_entity",
+        "reentry_months_after_exit",
+        "licence_min_valid_days",
+    )
+    facts = AdmissionFacts(
+        entity_kind=entity.kind,
+        entity_allowed_kinds=frozenset({Entity.Kind.ENTERPRISE, Entity.Kind.INDIVIDUAL_BUSINESS}),
+        banned_for_ever=entity.banned_for_ever,
+        exited_on=entity.exited_on,
+        licence_expires_on=entity.licence_expires_on,
+        today=today,
+        open_store_count=holding.count(),
+        same_brand_store_count=holding.filter(brand=brand).count() if brand else 0,
+        brand_name=brand.name if brand else None,
+    )
+    limits = AdmissionLimits(**{key: int(value) for key, value in params.items()})
+    return admission_refusals(facts, limits)
+
+
+@transaction.atomic
+def store_apply(
+    *,
+    entity: Entity,
+    code: str,
+    name: str,
+    store_type: str,
+    main_category: Category,
+    categories: list[Category] | None = None,
+    brand: Brand | None = None,
+    time_zone: str = "Asia/Shanghai",
+    actor=None,
+) -> Store:
+    """A new store application, refused at once when the entity may not open it."""
+    # Lock the entity so two applications at once cannot both slip under the store limit.
+    entity = Entity.objects.select_for_update().get(pk=entity.pk)
+    refusals = store_admission_refusals(entity=entity, brand=brand)
+    if refusals:
+        raise AdmissionRefused(*refusals)
+    if Store.objects.filter(code=code).exists():
+        raise AdmissionRefused(_("The store code %(code)s is taken.") % {"code": code})
+    store = Store(
+        code=code,
+        name=name,
+        entity=entity,
+        store_type=store_type,
+        main_category=main_category,
+        brand=brand,
+        time_zone=time_zone,
+    )
+    store.full_clean(exclude=["categories", "status"])
+    store.save()
+    store.categories.set({main_category, *(categories or [])})
+    DepositAccount.objects.create(store=store)
+    _store_event(store, "applied", actor=actor, to_status=store.status)
+    return store
+
+
+@transaction.atomic
+def store_approve(*, store: Store, actor, reason: str = "", today=None, now=None) -> Store:
+    _require_perm(actor, "merchants.review_store")
+    store = _locked_store(store)
+    if store.status != StoreStatus.PENDING_REVIEW:
+        raise TransitionRefused(
+            _("Only a store pending review can be approved; this one is %(status)s.")
+            % {"status": store.get_status_display()}
+        )
+    Entity.objects.select_for_update().get(pk=store.entity_id)
+    refusals = store_admission_refusals(
+        entity=store.entity, brand=store.brand, exclude_store=store, today=today
+    )
+    if refusals:
+        raise AdmissionRefused(*refusals)
+    _transition(
+        store,
+        "approve",
+        actor=actor,
+        reason=reason,
+        event_kind="admission_approved",
+        today=today or timezone.localdate(),
+    )
+    deposit_position_refresh(store=store, now=now)
+    return store
+
+
+@transaction.atomic
+def store_reject(*, store: Store, actor, reason: str) -> Store:
+    _require_perm(actor, "merchants.review_store")
+    if not reason.strip():
+        raise DomainError(_("Give the applicant a reason for the rejection."))
+    store = _locked_store(store)
+    return _transition(store, "reject", actor=actor, reason=reason, event_kind="admission_rejected")
+
+
+@transaction.atomic
+def store_suspend(*, store: Store, until: datetime, actor, reason: str) -> Store:
+    _require_perm(actor, "merchants.sanction_store")
+    if until <= timezone.now():
+        raise DomainError(_("A suspension must end in the future."))
+    store = _locked_store(store)
+    return _transition(store, "suspend", actor=actor, reason=reason, event_kind="suspended", until=until)
+
+
+@transaction.atomic
+def store_reinstate(*, store: Store, actor, reason: str) -> Store:
+    _require_perm(actor, "merchants.sanction_store")
+    store = _locked_store(store)
+    return _transition(store, "reinstate", actor=actor, reason=reason, event_kind="reinstated")
+
+
+@transaction.atomic
+def store_clear_out(*, store: Store, actor, reason: str, ban_entity: bool = True) -> Store:
+    """Clear a store out (清退). For serious violations or falsified qualifications the entity is banned for ever."""
+    _require_perm(actor, "merchants.sanction_store")
+    store = _locked_store(store)
+    _transition(store, "clear_out", actor=actor, reason=reason, event_kind="cleared_out")
+    if ban_entity:
+        Entity.objects.filter(pk=store.entity_id).update(banned_for_ever=True, banned_reason=reason[:300])
+        _store_event(store, "entity_banned", actor=actor, reason=reason)
+    return store
+
+
+@transaction.atomic
+def store_begin_exit(*, store: Store, actor, reason: str = "") -> Store:
+    _require_store_capability(actor, store, MANAGE_LISTINGS)
+    store = _locked_store(store)
+    return _transition(store, "begin_exit", actor=actor, reason=reason, event_kind="exit_requested")
+
+
+@transaction.atomic
+def store_complete_exit(*, store: Store, actor, reason: str = "", today=None) -> Store:
+    """Finish a voluntary exit: nothing may be owed; the deposit is returned; the entity's exit date is set."""
+    _require_perm(actor, "merchants.review_store")
+    store = _locked_store(store)
+    account = DepositAccount.objects.select_for_update().get(store=store)
+    balance = deposit_balance(store=store)
+    if balance < 0:
+        raise TransitionRefused(
+            _("The store owes %(amount)s on its deposit; it cannot exit until paid.") % {"amount": -balance}
+        )
+    _transition(store, "complete_exit", actor=actor, reason=reason, event_kind="exited")
+    if balance > 0:
+        _deposit_insert(
+            account,
+            kind=DepositEntry.Kind.REFUND,
+            amount=balance,
+            reason=_("Deposit returned on exit"),
+            cause_key=f"store:{store.pk}:exit-refund",
+            actor=actor,
+        )
+    Entity.objects.filter(pk=store.entity_id).update(exited_on=today or timezone.localdate())
+    return store
+
+
+# --- Sanctions ------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def sanction_impose(
+    *,
+    store: Store,
+    kind: str,
+    reason: str,
+    starts_at: datetime | None = None,
+    ends_at: datetime | None = None,
+    cause_key: str | None = None,
+    actor=None,
+) -> Sanction:
+    """Impose a sanction; with a `cause_key` it is imposed once however often this is called."""
+    _require_perm(actor, "merchants.sanction_store")
+    if cause_key:
+        existing = Sanction.objects.filter(cause_key=cause_key).first()
+        if existing:
+            return existing
+    starts_at = starts_at or timezone.now()
+    if ends_at is not None and ends_at <= starts_at:
+        raise DomainError(_("A sanction must end after it starts."))
+    try:
+        with transaction.atomic():
+            sanction = Sanction.objects.create(
+                store=store,
+                kind=kind,
+                reason=reason,
+                starts_at=starts_at,
+                ends_at=ends_at,
+                cause_key=cause_key,
+                created_by=actor,
+            )
+    except IntegrityError:
+        # Another run imposed the same cause between our check and insert.
+        return Sanction.objects.get(cause_key=cause_key)
+    _store_event(
+        store,
+        "sanction_imposed",
+        actor=actor,
+        reason=reason,
+        data={"sanction": sanction.pk, "kind": kind, "ends_at": ends_at.isoformat() if ends_at else None},
+    )
+    return sanction
+
+
+@transaction.atomic
+def sanction_lift(*, sanction: Sanction, actor, reason: str) -> Sanction:
+    _require_perm(actor, "merchants.sanction_store")
+    sanction = Sanction.objects.select_for_update().get(pk=sanction.pk)
+    if sanction.lifted_at is not None:
+        return sanction
+    sanction.lifted_at = timezone.now()
+    sanction.lifted_reason = reason[:300]
+    sanction.save(update_fields=["lifted_at", "lifted_reason"])
+    _store_event(
+        sanction.store,
+        "sanction_lifted",
+        actor=actor,
+        reason=reason,
+        data={"sanction": sanction.pk, "kind": sanction.kind},
+    )
+    return sanction
+
+
+def sanction_expiry_check(*, now: datetime | None = None) -> int:
+    """Reinstate suspended stores whose suspension has ended. Returns how many were reinstated."""
+    now = now or timezone.now()
+    due = list(
+        Store.objects.filter(status=StoreStatus.SUSPENDED, suspended_until__lte=now).values_list(
+            "pk", flat=True
+        )
+    )
+    done = 0
+    for store_id in due:
+        with transaction.atomic():
+            store = Store.objects.select_for_update().get(pk=store_id)
+            if (
+                store.status == StoreStatus.SUSPENDED
+                and store.suspended_until
+                and store.suspended_until <= now
+            ):
+                _transition(
+                    store, "reinstate", actor=None, reason=_("Suspension ended"), event_kind="reinstated"
+                )
+                done += 1
+    return done
+
+
+# --- Deposits -------------------------------------------------------------------------------------
+
+
+def _deposit_insert(
+    account: DepositAccount,
+    *,
+    kind,
+    amount: Decimal,
+    reason,
+    cause_key=None,
+    reference="",
+    actor=None,
+    reverses=None,
+) -> DepositEntry:
+    signed = money(amount) if kind in DepositEntry.INFLOW else -money(amount)
+    entry = DepositEntry(
+        account=account,
+        kind=kind,
+        amount=signed,
+        reason=reason,
+        cause_key=cause_key,
+        reference=reference,
+        actor=actor,
+        reverses=reverses,
+    )
+    entry.full_clean(exclude=["account", "reverses", "actor"])
+    entry.save()
+    return entry
+
+
+@transaction.atomic
+def deposit_record(
+    *,
+    store: Store,
+    kind: str,
+    amount: Decimal,
+    reason: str,
+    reference: str = "",
+    cause_key: str | None = None,
+    actor=None,
+    now: datetime | None = None,
+) -> DepositEntry:
+    """Add one ledger entry. `amount` is positive; the kind decides the direction.
+
+    The account row is locked for the whole write so concurrent deductions queue up and the shortfall
+    decision that follows sees every entry before it. A `cause_key` makes the entry happen once.
+    """
+    _require_perm(actor, "merchants.adjust_deposit")
+    try:
+        amount = money(amount)
+    except (InvalidOperation, TypeError) as exc:
+        raise DomainError(_("The amount must be a number of yuan, like 1200.00.")) from exc
+    if amount <= 0:
+        raise DomainError(_("The amount must be greater than zero."))
+    if not reason.strip():
+        raise DomainError(_("Give a reason for the deposit entry."))
+    if kind not in DepositEntry.Kind.values or kind == DepositEntry.Kind.REVERSAL:
+        raise DomainError(_("Unknown deposit entry kind: %(kind)s.") % {"kind": kind})
+    account = DepositAccount.objects.select_for_update().get(store=store)
+    if cause_key and DepositEntry.objects.filter(cause_key=cause_key).exists():
+        return DepositEntry.objects.get(cause_key=cause_key)
+    entry = _deposit_insert(
+        account,
+        kind=kind,
+        amount=amount,
+        reason=reason,
+        cause_key=cause_key,
+        reference=reference,
+        actor=actor,
+    )
+    _store_event(
+        store,
+        f"deposit_{kind}",
+        actor=actor,
+        reason=reason,
+        data={"entry": entry.pk, "amount": str(entry.amount)},
+    )
+    _deposit_position_refresh_locked(account, now=now)
+    return entry
+
+
+@transaction.atomic
+def deposit_reverse(*, entry: DepositEntry, reason: str, actor=None, now=None) -> DepositEntry:
+    """Undo an outflow (a deduction or compensation) exactly, once."""
+    _require_perm(actor, "merchants.adjust_deposit")
+    account = DepositAccount.objects.select_for_update().get(pk=entry.account_id)
+    entry = DepositEntry.objects.get(pk=entry.pk)
+    if entry.amount >= 0:
+        raise DomainError(_("Only deductions and compensation can be reversed."))
+    if DepositEntry.objects.filter(reverses=entry).exists():
+        return entry.reversed_by
+    reversal = _deposit_insert(
+        account,
+        kind=DepositEntry.Kind.REVERSAL,
+        amount=-entry.amount,
+        reason=reason,
+        actor=actor,
+        reverses=entry,
+        cause_key=f"reversal:{entry.cause_key}" if entry.cause_key else None,
+    )
+    _store_event(
+        account.store,
+        "deposit_reversal",
+        actor=actor,
+        reason=reason,
+        data={"entry": reversal.pk, "reverses": entry.pk, "amount": str(reversal.amount)},
+    )
+    _deposit_position_refresh_locked(account, now=now)
+    return reversal
+
+
+DEPOSIT_OWING_STATUSES = (StoreStatus.ACTIVE, StoreStatus.SUSPENDED)
+
+
+def _shortfall_cause(store_id: int, since: datetime, kind: str) -> str:
+    return f"deposit-shortfall:{store_id}:{int(since.timestamp())}:{kind}"
+
+
+def _deposit_position_refresh_locked(account: DepositAccount, *, now=None) -> None:
+    """Start or end a shortfall for a locked account: hold withdrawals at once, lift everything when covered."""
+    now = now or timezone.now()
+    store = account.store
+    # Only a trading store owes a deposit: an application or a finished store is never "short".
+    short = store.status in DEPOSIT_OWING_STATUSES and deposit_balance(store=store) < deposit_required(
+        store=store
+    )
+    if short and account.shortfall_since is None:
+        account.shortfall_since = now
+        account.updated_at = now
+        account.save(update_fields=["shortfall_since", "updated_at"])
+        _store_event(store, "deposit_shortfall_started", reason=_("Deposit below the required amount"))
+        sanction_impose(
+            store=store,
+            kind=Sanction.Kind.WITHDRAWAL_HOLD,
+            starts_at=now,
+            reason=_("Deposit below the required amount"),
+            cause_key=_shortfall_cause(store.pk, now, Sanction.Kind.WITHDRAWAL_HOLD),
+        )
+    elif not short and account.shortfall_since is not None:
+        prefix = f"deposit-shortfall:{store.pk}:"
+        for sanction in Sanction.objects.filter(
+            store=store, cause_key__startswith=prefix, lifted_at__isnull=True
+        ):
+            sanction_lift(sanction=sanction, actor=None, reason=_("Deposit topped up"))
+        account.shortfall_since = None
+        account.updated_at = now
+        account.save(update_fields=["shortfall_since", "updated_at"])
+        _store_event(store, "deposit_shortfall_ended", reason=_("Deposit topped up"))
+
+
+@transaction.atomic
+def deposit_position_refresh(*, store: Store, now=None) -> None:
+    account = DepositAccount.objects.select_for_update().select_related("store").get(store=store)
+    _deposit_position_refresh_locked(account, now=now)
+
+
+def _advisory_lock(name: str) -> bool:
+    """Single flight on PostgreSQL: a transaction-level advisory lock; other databases run serially anyway."""
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(hashtext(%s))", [name])
+        return bool(cursor.fetchone()[0])
+
+
+@dataclass
+class ShortfallCheckResult:
+    started: int = 0
+    ended: int = 0
+    escalated: int = 0
+    skipped: bool = False
+
+
+def deposit_shortfall_check(*, now: datetime | None = None) -> ShortfallCheckResult:
+    """Find, in one query each, accounts whose shortfall starts, ends, or is past the grace period.
+
+    Idempotent (sanctions carry a cause key), single-flight (advisory lock), and it never walks accounts
+    that need nothing.
+    """
+    now = now or timezone.now()
+    result = ShortfallCheckResult()
+    with transaction.atomic():
+        if not _advisory_lock("deposit_shortfall_check"):
+            result.skipped = True
+            return result
+        positioned = deposit_accounts_with_position()
+        starting = positioned.filter(
+            shortfall_since__isnull=True, balance__lt=F("required"), store__status__in=DEPOSIT_OWING_STATUSES
+        )
+        ending = positioned.filter(shortfall_since__isnull=False).filter(
+            Q(balance__gte=F("required")) | ~Q(store__status__in=DEPOSIT_OWING_STATUSES)
+        )
+        changed = list(starting.values_list("store_id", flat=True)) + list(
+            ending.values_list("store_id", flat=True)
+        )
+        for store_id in changed:
+            before = DepositAccount.objects.get(store_id=store_id).shortfall_since
+            deposit_position_refresh(store=Store(pk=store_id), now=now)
+            if before is None:
+                result.started += 1
+            else:
+                result.ended += 1
+        grace = timedelta(hours=rule_int("shortfall_grace_hours"))
+        overdue = DepositAccount.objects.filter(shortfall_since__lte=now - grace).select_related("store")
+        for account in overdue:
+            for kind in (Sanction.Kind.LISTING_BLOCK, Sanction.Kind.ORDER_RESTRICTION):
+                cause = _shortfall_cause(account.store_id, account.shortfall_since, kind)
+                if not Sanction.objects.filter(cause_key=cause).exists():
+                    sanction_impose(
+                        store=account.store,
+                        kind=kind,
+                        starts_at=account.shortfall_since + grace,
+                        reason=_("Deposit short for more than %(hours)d hours")
+                        % {"hours": grace.total_seconds() // 3600},
+                        cause_key=cause,
+                    )
+                    result.escalated += 1
+    return result
+
+
+# --- Listings -------------------------------------------------------------------------------------
+
+
+@dataclass
+class ListingData:
+    sku: str
+    title: str
+    category: Category
+    price: Decimal
+    stock: int
+    promised_dispatch: str
+    description: str = ""
+    brand: Brand | None = None
+
+
+def listing_screen(*, title: str, description: str) -> list[ScreeningHit]:
+    return screen_texts({"title": title, "description": description}, screening_rules())
+
+
+def _hits_payload(hits: list[ScreeningHit]) -> list[dict]:
+    return [{"field": h.field, "kind": h.kind, "label": h.label, "matched": h.matched} for h in hits]
+
+
+def listing_write_problems(*, store: Store, data: ListingData, today=None) -> dict[str, list[str]]:
+    """Field problems a listing write has, besides screening (which decides live or rejected)."""
+    today = today or timezone.localdate()
+    problems: dict[str, list[str]] = {}
+
+    def add(field_name, message):
+        problems.setdefault(field_name, []).append(message)
+
+    if not store.categories.filter(pk=data.category.pk).exists():
+        add(
+            "category",
+            _("The store does not operate in the category %(category)s; ask the platform to add it.")
+            % {"category": data.category.name},
+        )
+    if data.price is None or data.price <= 0:
+        add("price", _("The price must be greater than zero."))
+    if data.stock is None or data.stock < 0:
+        add("stock", _("Stock cannot be negative."))
+    max_hours = rule_int("max_promised_dispatch_hours")
+    if data.promised_dispatch not in PromisedDispatch.values:
+        add("promised_dispatch", _("Unknown dispatch promise."))
+    elif PROMISED_DISPATCH_HOURS[data.promised_dispatch] > max_hours:
+        add("promised_dispatch", _("Ordinary goods must ship within %(hours)d hours.") % {"hours": max_hours})
+    if data.brand is not None:
+        authorisation = BrandAuthorisation.objects.filter(store=store, brand=data.brand).first()
+        if authorisation is None:
+            add(
+                "brand",
+                _("The store has no authorisation on file for the brand %(brand)s.") % {"brand": data.brand},
+            )
+        elif not authorisation.is_valid_on(today):
+            add(
+                "brand",
+                _("The store's authorisation for %(brand)s is valid %(start)s to %(end)s, not today.")
+                % {"brand": data.brand, "start": authorisation.valid_from, "end": authorisation.expires_on},
+            )
+    return problems
+
+
+def _store_listing_block_reason(store: Store) -> str | None:
+    if store.status != StoreStatus.ACTIVE:
+        return _("The store is %(status)s and may not list goods.") % {"status": store.get_status_display()}
+    block = (
+        Sanction.objects.live()
+        .filter(store=store, kind=Sanction.Kind.LISTING_BLOCK)
+        .order_by("ends_at")
+        .first()
+    )
+    if block:
+        until = timezone.localtime(block.ends_at).strftime("%Y-%m-%d %H:%M") if block.ends_at else _("lifted")
+        return _("New listings are blocked until %(until)s: %(reason)s") % {
+            "until": until,
+            "reason": block.reason,
+        }
+    return None
+
+
+def _apply_data(listing: Listing, data: ListingData) -> None:
+    for name in ("sku", "title", "description", "category", "brand", "price", "stock", "promised_dispatch"):
+        setattr(listing, name, getattr(data, name))
+
+
+def _listing_event(listing, kind, *, actor, before="", reason="", data=None):
+    ListingEvent.objects.create(
+        listing=listing,
+        kind=kind,
+        actor=actor,
+        from_status=before,
+        to_status=listing.status,
+        reason=reason,
+        data=data or {},
+    )
+
+
+@transaction.atomic
+def listing_create(*, store: Store, data: ListingData, actor=None) -> Listing:
+    """Create a listing and screen it: clean → live; tripped → rejected with what tripped it."""
+    _require_store_capability(actor, store, MANAGE_LISTINGS)
+    store = Store.objects.select_for_update().get(pk=store.pk)
+    blocked = _store_listing_block_reason(store)
+    if blocked:
+        raise ListingRefused(blocked)
+    problems = listing_write_problems(store=store, data=data)
+    if Listing.objects.filter(store=store, sku=data.sku).exists():
+        problems.setdefault("sku", []).append(
+            _("The store already has a listing with SKU %(sku)s.") % {"sku": data.sku}
+        )
+    if problems:
+        raise ListingRefused(field_errors=problems)
+    listing = Listing(store=store)
+    _apply_data(listing, data)
+    listing.full_clean(exclude=["store", "status"])
+    hits = listing_screen(title=data.title, description=data.description)
+    if hits:
+        listing.fail_screening(hits=_hits_payload(hits))
+    else:
+        listing.pass_screening()
+    listing.save()
+    _listing_event(
+        listing,
+        "created",
+        actor=actor,
+        before=ListingStatus.DRAFT,
+        data={"screening_hits": listing.screening_hits},
+    )
+    return listing
+
+
+@transaction.atomic
+def listing_update(*, listing: Listing, data: ListingData, actor=None) -> Listing:
+    """Edit a listing. A live or delisted listing keeps its old text when the new text trips screening;
+    a rejected one is screened again and goes live when clean."""
+    _require_store_capability(actor, listing.store, MANAGE_LISTINGS)
+    listing = Listing.objects.select_for_update().select_related("store").get(pk=listing.pk)
+    if listing.status == ListingStatus.REMOVED:
+        raise ListingRefused(
+            _("The platform removed this listing (%(reason)s); it cannot be edited.")
+            % {"reason": listing.removal_reason}
+        )
+    blocked = _store_listing_block_reason(listing.store)
+    if blocked:
+        raise ListingRefused(blocked)
+    problems = listing_write_problems(store=listing.store, data=data)
+    if data.sku != listing.sku and Listing.objects.filter(store=listing.store, sku=data.sku).exists():
+        problems.setdefault("sku", []).append(
+            _("The store already has a listing with SKU %(sku)s.") % {"sku": data.sku}
+        )
+    if problems:
+        raise ListingRefused(field_errors=problems)
+    hits = listing_screen(title=data.title, description=data.description)
+    before = listing.status
+    if hits and listing.status in (ListingStatus.LIVE, ListingStatus.DELISTED):
+        field_errors: dict[str, list[str]] = {}
+        for hit in hits:
+            field_errors.setdefault(hit.field, []).append(hit.message())
+        raise ListingRefused(
+            _("The new text was refused by screening; the listing keeps its old text."),
+            field_errors=field_errors,
+        )
+    _apply_data(listing, data)
+    listing.full_clean(exclude=["store", "status"])
+    if listing.status in (ListingStatus.DRAFT, ListingStatus.REJECTED):
+        if hits:
+            listing.fail_screening(hits=_hits_payload(hits))
+        else:
+            listing.pass_screening()
+    listing.updated_at = timezone.now()
+    listing.save()
+    _listing_event(
+        listing, "edited", actor=actor, before=before, data={"screening_hits": listing.screening_hits}
+    )
+    return listing
+
+
+@transaction.atomic
+def listing_delist(*, listing: Listing, actor=None) -> Listing:
+    _require_store_capability(actor, listing.store, MANAGE_LISTINGS)
+    listing = Listing.objects.select_for_update().get(pk=listing.pk)
+    if not can_proceed(listing.delist):
+        raise TransitionRefused(
+            _("Only a live listing can be delisted; this one is %(status)s.")
+            % {"status": listing.get_status_display()}
+        )
+    listing.delist()
+    listing.updated_at = timezone.now()
+    listing.save(update_fields=["status", "updated_at"])
+    _listing_event(listing, "delisted", actor=actor, before=ListingStatus.LIVE)
+    return listing
+
+
+@transaction.atomic
+def listing_relist(*, listing: Listing, actor=None) -> Listing:
+    _require_store_capability(actor, listing.store, MANAGE_LISTINGS)
+    listing = Listing.objects.select_for_update().select_related("store").get(pk=listing.pk)
+    if not can_proceed(listing.relist):
+        raise TransitionRefused(
+            _("Only a delisted listing can be relisted; this one is %(status)s.")
+            % {"status": listing.get_status_display()}
+        )
+    blocked = _store_listing_block_reason(listing.store)
+    if blocked:
+        raise ListingRefused(blocked)
+    problems = listing_write_problems(
+        store=listing.store,
+        data=ListingData(
+            sku=listing.sku,
+            title=listing.title,
+            category=listing.category,
+            price=listing.price,
+            stock=listing.stock,
+            promised_dispatch=listing.promised_dispatch,
+            description=listing.description,
+            brand=listing.brand,
+        ),
+    )
+    if problems:
+        raise ListingRefused(field_errors=problems)
+    listing.relist()
+    listing.updated_at = timezone.now()
+    listing.save(update_fields=["status", "updated_at"])
+    _listing_event(listing, "relisted", actor=actor, before=ListingStatus.DELISTED)
+    return listing
+
+
+@transaction.atomic
+def listing_remove(*, listing: Listing, actor, reason: str) -> Listing:
+    """Platform removal (spot check or reviewer). The seller cannot undo it."""
+    _require_perm(actor, "merchants.remove_listing")
+    if not reason.strip():
+        raise DomainError(_("Give the seller a reason for the removal."))
+    listing = Listing.objects.select_for_update().get(pk=listing.pk)
+    if not can_proceed(listing.remove):
+        raise TransitionRefused(_("This listing is already removed."))
+    before = listing.status
+    listing.remove(reason=reason[:300])
+    listing.updated_at = timezone.now()
+    listing.save(update_fields=["status", "removal_reason", "updated_at"])
+    _listing_event(listing, "removed", actor=actor, before=before, reason=reason)
+    return listing
+
+
+# --- Bulk listing upload --------------------------------------------------------------------------
+
+LISTING_COLUMNS_REQUIRED = ["sku", "title", "category", "price", "stock", "promised_dispatch_hours"]
+LISTING_COLUMNS_OPTIONAL = ["description", "brand"]
+
+_DISPATCH_ALIASES = {
+    "same_day": PromisedDispatch.SAME_DAY,
+    "same day": PromisedDispatch.SAME_DAY,
+    "当日": PromisedDispatch.SAME_DAY,
+    "当日发": PromisedDispatch.SAME_DAY,
+    "next_day": PromisedDispatch.NEXT_DAY,
+    "next day": PromisedDispatch.NEXT_DAY,
+    "次日": PromisedDispatch.NEXT_DAY,
+    "次日发": PromisedDispatch.NEXT_DAY,
+    "24": PromisedDispatch.H24,
+    "24h": PromisedDispatch.H24,
+    "48": PromisedDispatch.H48,
+    "48h": PromisedDispatch.H48,
+    "72": PromisedDispatch.H72,
+    "72h": PromisedDispatch.H72,
+}
+_MONEY_NOISE = re.compile(r"[¥￥$,\s]|CNY|RMB|元", re.IGNORECASE)
+
+
+@dataclass
+class BulkRowResult:
+    line: int
+    sku: str
+    outcome: str  # created | updated | error
+    errors: list[RowError] = field(default_factory=list)
+
+
+@dataclass
+class BulkResult:
+    rows: list[BulkRowResult]
+    written: bool
+
+    @property
+    def errors(self) -> list[RowError]:
+        return [e for r in self.rows for e in r.errors]
+
+    @property
+    def created(self) -> int:
+        return sum(1 for r in self.rows if r.outcome == "created")
+
+    @property
+    def updated(self) -> int:
+        return sum(1 for r in self.rows if r.outcome == "updated")
+
+
+def listing_row_parse(
+    *, store: Store, row: SheetRow, categories: dict[str, Category], brands: dict[str, Brand]
+) -> tuple[ListingData | None, list[RowError]]:
+    """One spreadsheet row to ListingData, or the errors that name its columns."""
+    errors: list[RowError] = []
+    values = row.values
+
+    def err(column, message):
+        errors.append(RowError(line=row.line, column=column, message=str(message)))
+
+    sku = values.get("sku", "")
+    if not sku:
+        err("sku", _("required"))
+    elif len(sku) > 64:
+        err("sku", _("at most 64 characters"))
+    title = values.get("title", "")
+    if not title:
+        err("title", _("required"))
+    elif len(title) > 200:
+        err("title", _("at most 200 characters"))
+    category = categories.get(values.get("category", "").lower())
+    if not values.get("category"):
+        err("category", _("required"))
+    elif category is None:
+        err(
+            "category",
+            _("unknown category %(code)s (use one of: %(codes)s)")
+            % {"code": values["category"], "codes": ", ".join(sorted(categories))},
+        )
+    price = None
+    raw_price = _MONEY_NOISE.sub("", values.get("price", ""))
+    try:
+        price = Decimal(raw_price)
+        if not price.is_finite() or price <= 0:
+            err("price", _("must be greater than zero, got %(value)s") % {"value": values.get("price")})
+            price = None
+        elif price != price.quantize(Decimal("0.01")):
+            err("price", _("at most two decimals, got %(value)s") % {"value": values.get("price")})
+            price = None
+    except InvalidOperation:
+        err("price", _("not a number: %(value)s") % {"value": values.get("price") or _("(empty)")})
+    stock = None
+    raw_stock = values.get("stock", "").replace(",", "")
+    try:
+        stock_decimal = Decimal(raw_stock)
+        if stock_decimal != stock_decimal.to_integral_value() or stock_decimal < 0:
+            raise InvalidOperation
+        stock = int(stock_decimal)
+    except InvalidOperation:
+        err(
+            "stock",
+            _("must be a whole number of 0 or more, got %(value)s")
+            % {"value": values.get("stock") or _("(empty)")},
+        )
+    promise = _DISPATCH_ALIASES.get(values.get("promised_dispatch_hours", "").strip().lower())
+    if promise is None:
+        err(
+            "promised_dispatch_hours",
+            _("must be one of same_day, next_day, 24, 48, 72; got %(value)s")
+            % {"value": values.get("promised_dispatch_hours") or _("(empty)")},
+        )
+    brand = None
+    if values.get("brand"):
+        brand = brands.get(values["brand"].lower())
+        if brand is None:
+            err("brand", _("unknown brand %(brand)s") % {"brand": values["brand"]})
+    if errors:
+        return None, errors
+    data = ListingData(
+        sku=sku,
+        title=title,
+        category=category,
+        price=price,
+        stock=stock,
+        promised_dispatch=promise,
+        description=values.get("description", ""),
+        brand=brand,
+    )
+    column_of = {"promised_dispatch": "promised_dispatch_hours"}
+    for field_name, messages in listing_write_problems(store=store, data=data).items():
+        for message in messages:
+            err(column_of.get(field_name, field_name), message)
+    for hit in listing_screen(title=data.title, description=data.description):
+        err(hit.field, _("refused by screening: %(hit)s") % {"hit": hit.message()})
+    return (None if errors else data), errors
+
+
+def listing_bulk_upload(*, store: Store, data: bytes, actor=None, dry_run: bool = False) -> BulkResult:
+    """Create or update listings from a CSV/XLSX; all rows or none.
+
+    Raises SpreadsheetError for a file that cannot be read at all (type, encoding, columns) and
+    ListingRefused when the store may not list; otherwise returns a result per row.
+    """
+    _require_store_capability(actor, store, MANAGE_LISTINGS)
+    rows = read_table(
+        data,
+        required=LISTING_COLUMNS_REQUIRED,
+        optional=LISTING_COLUMNS_OPTIONAL,
+        max_bytes=settings.LISTING_UPLOAD_MAX_BYTES,
+    )
+    blocked = _store_listing_block_reason(store)
+    if blocked:
+        raise ListingRefused(blocked)
+    categories = {c.code.lower(): c for c in Category.objects.all()}
+    brands = {b.name.lower(): b for b in Brand.objects.all()}
+    existing = {
+        listing.sku: listing
+        for listing in Listing.objects.filter(store=store, sku__in=[r.values.get("sku", "") for r in rows])
+    }
+    results: list[BulkRowResult] = []
+    parsed: list[tuple[BulkRowResult, ListingData]] = []
+    first_line_of_sku: dict[str, int] = {}
+    for row in rows:
+        data_row, errors = listing_row_parse(store=store, row=row, categories=categories, brands=brands)
+        sku = row.values.get("sku", "")
+        if sku:
+            if sku in first_line_of_sku:
+                errors.append(
+                    RowError(
+                        row.line,
+                        "sku",
+                        _("SKU %(sku)s appears again (first on row %(first)d)")
+                        % {"sku": sku, "first": first_line_of_sku[sku]},
+                    )
+                )
+            else:
+                first_line_of_sku[sku] = row.line
+        current = existing.get(sku)
+        if current is not None and current.status == ListingStatus.REMOVED:
+            errors.append(
+                RowError(
+                    row.line,
+                    "sku",
+                    _("listing %(sku)s was removed by the platform and cannot be changed") % {"sku": sku},
+                )
+            )
+        result = BulkRowResult(
+            line=row.line,
+            sku=sku,
+            outcome="error" if errors else ("updated" if current else "created"),
+            errors=errors,
+        )
+        results.append(result)
+        if not errors:
+            parsed.append((result, data_row))
+    if any(r.errors for r in results) or dry_run:
+        return BulkResult(rows=results, written=False)
+    with transaction.atomic():
+        for _result, data_row in parsed:
+            current = existing.get(data_row.sku)
+            if current is None:
+                listing_create(store=store, data=data_row, actor=actor)
+            else:
+                listing_update(listing=current, data=data_row, actor=actor)
+    return BulkResult(rows=results, written=True)
+
+
+__all__ = [
+    "SpreadsheetError",
+]

@@ -1,0 +1,77 @@
+"""The platform staff groups and what each may do in the admin."""
+
+COMPLIANCE_REVIEWER = "compliance reviewer"
+QUALITY_INSPECTOR = "quality inspector"
+FINANCE = "finance"
+
+# app_label.codename for each group; view_* lets them read what they do not change.
+STAFF_GROUP_PERMISSIONS = {
+    COMPLIANCE_REVIEWER: [
+        "merchants.review_store",
+        "merchants.sanction_store",
+        "merchants.remove_listing",
+        "merchants.view_store",
+        "merchants.view_entity",
+        "merchants.change_entity",
+        "merchants.view_listing",
+        "merchants.view_listingevent",
+        "merchants.view_storeevent",
+        "merchants.view_sanction",
+        "merchants.add_sanction",
+        "merchants.view_depositaccount",
+        "merchants.view_depositentry",
+        "merchants.view_membership",
+        "merchants.view_brand",
+        "merchants.add_brand",
+        "merchants.change_brand",
+        "merchants.view_brandauthorisation",
+        "merchants.add_brandauthorisation",
+        "merchants.change_brandauthorisation",
+        *[
+            f"merchants.{verb}_{model}"
+            for model in (
+                "category",
+                "ruleparameter",
+                "screeningpattern",
+                "pointladderstep",
+                "compensationrule",
+            )
+            for verb in ("view", "add", "change")
+        ],
+    ],
+    QUALITY_INSPECTOR: [
+        "merchants.remove_listing",
+        "merchants.view_listing",
+        "merchants.view_listingevent",
+        "merchants.view_store",
+        "merchants.view_category",
+    ],
+    FINANCE: [
+        "merchants.adjust_deposit",
+        "merchants.view_depositaccount",
+        "merchants.view_depositentry",
+        "merchants.view_store",
+        "merchants.view_storeevent",
+        "merchants.view_sanction",
+        "merchants.view_category",
+        "merchants.view_ruleparameter",
+    ],
+}
+
+
+def ensure_staff_groups(sender=None, using="default", **kwargs):
+    from django.contrib.auth.models import Group, Permission
+
+    for group_name, perms in STAFF_GROUP_PERMISSIONS.items():
+        group, _ = Group.objects.using(using).get_or_create(name=group_name)
+        wanted = []
+        for perm in perms:
+            app_label, codename = perm.split(".")
+            found = (
+                Permission.objects.using(using)
+                .filter(content_type__app_label=app_label, codename=codename)
+                .first()
+            )
+            if found:
+                wanted.append(found)
+        group.permissions.add(*wanted)

@@ -1,0 +1,26 @@
+"""Celery tasks: thin callers of the check services (each also runs without Celery)."""
+
+import logging
+
+from celery import shared_task
+
+from merchants.services import deposit_shortfall_check, sanction_expiry_check
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="merchants.tasks.deposit_shortfall_check")
+def deposit_shortfall_check_task():
+    result = deposit_shortfall_check()
+    logger.info(
+        "deposit shortfall check: started=%s ended=%s escalated=%s skipped=%s",
+        result.started,
+        result.ended,
+        result.escalated,
+        result.skipped,
+    )
+
+
+@shared_task(name="merchants.tasks.sanction_expiry_check")
+def sanction_expiry_check_task():
+    logger.info("sanction expiry check: reinstated=%s", sanction_expiry_check())

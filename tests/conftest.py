@@ -1,0 +1,90 @@
+import os
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+
+from merchants.models import DepositEntry
+from tests.merchants.factories import (
+    EntityFactory,
+    ListingFactory,
+    MembershipFactory,
+    StoreFactory,
+    UserFactory,
+)
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def pytest_runtest_setup(item):
+    """Tests marked `postgres` skip on SQLite on a laptop; under CI=true they fail instead of skipping."""
+    if "postgres" not in item.keywords:
+        return
+    from django.conf import settings
+
+    if "postgresql" not in settings.DATABASES["default"]["ENGINE"]:
+        message = "needs PostgreSQL: set DATABASE_URL=postgresql://..."
+        if IN_CI:
+            pytest.fail("CI=true: " + message)
+        pytest.skip(message)
+
+
+@pytest.fixture
+def is_postgres():
+    return connection.vendor == "postgresql"
+
+
+@pytest.fixture
+def user_factory(db):
+    return UserFactory
+
+
+@pytest.fixture
+def entity_factory(db):
+    return EntityFactory
+
+
+@pytest.fixture
+def store_factory(db):
+    return StoreFactory
+
+
+@pytest.fixture
+def membership_factory(db):
+    return MembershipFactory
+
+
+@pytest.fixture
+def listing_factory(db):
+    return ListingFactory
+
+
+@pytest.fixture
+def store(db):
+    return StoreFactory()
+
+
+@pytest.fixture
+def funded_store(db):
+    """An active store whose deposit covers the requirement (2,000 for general merchandise)."""
+    store = StoreFactory()
+    store.deposit_account.entries.create(kind=DepositEntry.Kind.TOP_UP, amount=Decimal("2000.00"), reason="initial")
+    return store
+
+
+@pytest.fixture
+def owner(db, funded_store):
+    return MembershipFactory(store=funded_store, role="owner").user
+
+
+@pytest.fixture
+def staff_user(db):
+    """A staff user in a named group: call with the group name."""
+    from django.contrib.auth.models import Group
+
+    def make(group_name, username=None):
+        user = UserFactory(username=username or f"staff-{group_name.replace(' ', '-')}", is_staff=True)
+        user.groups.add(Group.objects.get(name=group_name))
+        return type(user).objects.get(pk=user.pk)  # fresh: no cached permissions
+
+    return make
