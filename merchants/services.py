@@ -594,23 +594,48 @@ class ListingData:
     brand: Brand | None = None
 
 
-def listing_screen(*, title: str, description: str) -> list[ScreeningHit]:
-    return screen_texts({"title": title, "description": description}, screening_rules())
+@dataclass
+class ListingCheckContext:
+    """What checking a store's listings needs, read once: a bulk upload checks thousands of rows with it."""
+
+    store_category_ids: set[int]
+    authorisations: dict[int, BrandAuthorisation]
+    max_dispatch_hours: int
+    screening: list
+    today: object
+
+    @classmethod
+    def for_store(cls, store: Store, today=None) -> ListingCheckContext:
+        return cls(
+            store_category_ids=set(store.categories.values_list("pk", flat=True)),
+            authorisations={a.brand_id: a for a in BrandAuthorisation.objects.filter(store=store)},
+            max_dispatch_hours=rule_int("max_promised_dispatch_hours"),
+            screening=screening_rules(),
+            today=today or timezone.localdate(),
+        )
+
+
+def listing_screen(*, title: str, description: str, rules=None) -> list[ScreeningHit]:
+    return screen_texts(
+        {"title": title, "description": description}, screening_rules() if rules is None else rules
+    )
 
 
 def _hits_payload(hits: list[ScreeningHit]) -> list[dict]:
     return [{"field": h.field, "kind": h.kind, "label": h.label, "matched": h.matched} for h in hits]
 
 
-def listing_write_problems(*, store: Store, data: ListingData, today=None) -> dict[str, list[str]]:
+def listing_write_problems(
+    *, store: Store, data: ListingData, context: ListingCheckContext | None = None
+) -> dict[str, list[str]]:
     """Field problems a listing write has, besides screening (which decides live or rejected)."""
-    today = today or timezone.localdate()
+    context = context or ListingCheckContext.for_store(store)
     problems: dict[str, list[str]] = {}
 
     def add(field_name, message):
         problems.setdefault(field_name, []).append(message)
 
-    if not store.categories.filter(pk=data.category.pk).exists():
+    if data.category.pk not in context.store_category_ids:
         add(
             "category",
             _("The store does not operate in the category %(category)s; ask the platform to add it.")
@@ -620,19 +645,19 @@ def listing_write_problems(*, store: Store, data: ListingData, today=None) -> di
         add("price", _("The price must be greater than zero."))
     if data.stock is None or data.stock < 0:
         add("stock", _("Stock cannot be negative."))
-    max_hours = rule_int("max_promised_dispatch_hours")
+    max_hours = context.max_dispatch_hours
     if data.promised_dispatch not in PromisedDispatch.values:
         add("promised_dispatch", _("Unknown dispatch promise."))
     elif PROMISED_DISPATCH_HOURS[data.promised_dispatch] > max_hours:
         add("promised_dispatch", _("Ordinary goods must ship within %(hours)d hours.") % {"hours": max_hours})
     if data.brand is not None:
-        authorisation = BrandAuthorisation.objects.filter(store=store, brand=data.brand).first()
+        authorisation = context.authorisations.get(data.brand.pk)
         if authorisation is None:
             add(
                 "brand",
                 _("The store has no authorisation on file for the brand %(brand)s.") % {"brand": data.brand},
             )
-        elif not authorisation.is_valid_on(today):
+        elif not authorisation.is_valid_on(context.today):
             add(
                 "brand",
                 _("The store's authorisation for %(brand)s is valid %(start)s to %(end)s, not today.")
@@ -874,7 +899,12 @@ class BulkResult:
 
 
 def listing_row_parse(
-    *, store: Store, row: SheetRow, categories: dict[str, Category], brands: dict[str, Brand]
+    *,
+    store: Store,
+    row: SheetRow,
+    categories: dict[str, Category],
+    brands: dict[str, Brand],
+    context: ListingCheckContext | None = None,
 ) -> tuple[ListingData | None, list[RowError]]:
     """One spreadsheet row to ListingData, or the errors that name its columns."""
     errors: list[RowError] = []
@@ -939,6 +969,11 @@ def listing_row_parse(
         brand = brands.get(values["brand"].lower())
         if brand is None:
             err("brand", _("unknown brand %(brand)s") % {"brand": values["brand"]})
+    context = context or ListingCheckContext.for_store(store)
+    for hit in listing_screen(
+        title=title, description=values.get("description", ""), rules=context.screening
+    ):
+        err(hit.field, _("refused by screening: %(hit)s") % {"hit": hit.message()})
     if errors:
         return None, errors
     data = ListingData(
@@ -952,11 +987,9 @@ def listing_row_parse(
         brand=brand,
     )
     column_of = {"promised_dispatch": "promised_dispatch_hours"}
-    for field_name, messages in listing_write_problems(store=store, data=data).items():
+    for field_name, messages in listing_write_problems(store=store, data=data, context=context).items():
         for message in messages:
             err(column_of.get(field_name, field_name), message)
-    for hit in listing_screen(title=data.title, description=data.description):
-        err(hit.field, _("refused by screening: %(hit)s") % {"hit": hit.message()})
     return (None if errors else data), errors
 
 
@@ -978,6 +1011,7 @@ def listing_bulk_upload(*, store: Store, data: bytes, actor=None, dry_run: bool 
         raise ListingRefused(blocked)
     categories = {c.code.lower(): c for c in Category.objects.all()}
     brands = {b.name.lower(): b for b in Brand.objects.all()}
+    context = ListingCheckContext.for_store(store)
     existing = {
         listing.sku: listing
         for listing in Listing.objects.filter(store=store, sku__in=[r.values.get("sku", "") for r in rows])
@@ -986,7 +1020,9 @@ def listing_bulk_upload(*, store: Store, data: bytes, actor=None, dry_run: bool 
     parsed: list[tuple[BulkRowResult, ListingData]] = []
     first_line_of_sku: dict[str, int] = {}
     for row in rows:
-        data_row, errors = listing_row_parse(store=store, row=row, categories=categories, brands=brands)
+        data_row, errors = listing_row_parse(
+            store=store, row=row, categories=categories, brands=brands, context=context
+        )
         sku = row.values.get("sku", "")
         if sku:
             if sku in first_line_of_sku:

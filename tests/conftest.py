@@ -68,7 +68,9 @@ def store(db):
 def funded_store(db):
     """An active store whose deposit covers the requirement (2,000 for general merchandise)."""
     store = StoreFactory()
-    store.deposit_account.entries.create(kind=DepositEntry.Kind.TOP_UP, amount=Decimal("2000.00"), reason="initial")
+    store.deposit_account.entries.create(
+        kind=DepositEntry.Kind.TOP_UP, amount=Decimal("2000.00"), reason="initial"
+    )
     return store
 
 

@@ -39,7 +39,7 @@ class UserFactory(factory.django.DjangoModelFactory):
         django_get_or_create = ("username",)
 
     username = factory.Sequence(lambda n: f"user{n}")
-    password = factory.PostGenerationMethodCall("set_password", "pw-123456")
+    password = factory.django.Password("pw-123456")
 
 
 class EntityFactory(factory.django.DjangoModelFactory):
@@ -69,6 +69,7 @@ class StoreFactory(factory.django.DjangoModelFactory):
 
     class Meta:
         model = Store
+        skip_postgeneration_save = True
 
     code = factory.Sequence(lambda n: f"T-{n:04d}")
     name = factory.Sequence(lambda n: f"Test store {n}")

@@ -1,0 +1,146 @@
+"""Pure rule arithmetic: no database."""
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from merchants.rules import (
+    CREDIT_CODE_CHARSET,
+    AdmissionFacts,
+    AdmissionLimits,
+    ScreeningRule,
+    add_months,
+    admission_refusals,
+    credit_code_check_character,
+    credit_code_problem,
+    required_deposit,
+    screen_texts,
+)
+
+LIMITS = AdmissionLimits(
+    max_stores_per_entity=3,
+    max_stores_per_brand_per_entity=1,
+    reentry_months_after_exit=6,
+    licence_min_valid_days=15,
+)
+TODAY = date(2026, 11, 22)
+
+
+def facts(**overrides):
+    base = dict(
+        entity_kind="enterprise",
+        entity_allowed_kinds=frozenset({"enterprise", "individual_business"}),
+        banned_for_ever=False,
+        exited_on=None,
+        licence_expires_on=date(2027, 11, 22),
+        today=TODAY,
+        open_store_count=0,
+        same_brand_store_count=0,
+        brand_name=None,
+    )
+    base.update(overrides)
+    return AdmissionFacts(**base)
+
+
+def test_known_credit_codes_pass_the_check_character():
+    # Published codes of real enterprises (GB 32100-2015 examples).
+    assert credit_code_problem("91350100M000100Y43") is None
+    assert credit_code_check_character("91350100M000100Y4") == "3"
+
+
+def test_credit_code_problems_say_what_is_wrong():
+    assert "18 characters" in credit_code_problem("9135010")
+    assert "not allowed" in credit_code_problem("91350100M000100I43")
+    assert credit_code_problem("91350100M000100Y44") == "The check character is wrong: expected 3, found 4."
+
+
+@given(st.text(alphabet=CREDIT_CODE_CHARSET, min_size=17, max_size=17))
+def test_every_17_characters_have_exactly_one_valid_check_character(first17):
+    valid = [ch for ch in CREDIT_CODE_CHARSET if credit_code_problem(first17 + ch) is None]
+    assert valid == [credit_code_check_character(first17)]
+
+
+def test_add_months_clamps_to_month_end():
+    assert add_months(date(2026, 8, 31), 6) == date(2027, 2, 28)
+    assert add_months(date(2027, 8, 31), 6) == date(2028, 2, 29)
+    assert add_months(date(2026, 5, 20), 6) == date(2026, 11, 20)
+
+
+def test_admission_allows_a_clean_entity():
+    assert admission_refusals(facts(), LIMITS) == []
+
+
+def test_admission_refuses_natural_persons():
+    (reason,) = admission_refusals(facts(entity_kind="natural_person"), LIMITS)
+    assert "Natural persons" in reason
+
+
+def test_admission_refuses_a_banned_entity_for_ever():
+    (reason,) = admission_refusals(facts(banned_for_ever=True), LIMITS)
+    assert "never apply again" in reason
+
+
+def test_admission_after_voluntary_exit_waits_six_months():
+    refused = admission_refusals(facts(exited_on=date(2026, 5, 23)), LIMITS)
+    assert refused == [
+        "This entity left the platform on 2026-05-23 and may apply again from 2026-11-23 (6 months after leaving)."
+    ]
+    assert admission_refusals(facts(exited_on=date(2026, 5, 22)), LIMITS) == []
+
+
+@pytest.mark.parametrize(
+    "expires, refused",
+    [
+        (date(2026, 12, 7), True),  # 15 days left: not more than 15
+        (date(2026, 12, 8), False),  # 16 days left
+        (date(2026, 11, 1), True),  # expired
+        (None, True),
+    ],
+)
+def test_admission_needs_a_licence_valid_more_than_15_days(expires, refused):
+    assert bool(admission_refusals(facts(licence_expires_on=expires), LIMITS)) is refused
+
+
+def test_admission_store_and_brand_limits():
+    assert admission_refusals(facts(open_store_count=2), LIMITS) == []
+    assert admission_refusals(facts(open_store_count=3), LIMITS) == [
+        "This entity already holds 3 stores; the limit is 3."
+    ]
+    assert admission_refusals(facts(same_brand_store_count=1, brand_name="Lumi"), LIMITS) == [
+        "This entity already has 1 store(s) for the brand Lumi; the limit is 1."
+    ]
+
+
+def test_required_deposit_is_the_highest_not_the_sum():
+    assert required_deposit([Decimal("5000"), Decimal("20000"), Decimal("2000")], Decimal("2000")) == Decimal(
+        "20000.00"
+    )
+    assert required_deposit([], Decimal("2000")) == Decimal("2000.00")
+
+
+RULES = [
+    ScreeningRule("prohibited", "Inflammable goods", "易燃", False),
+    ScreeningRule("third_party", "Other marketplaces", r"\b(?:taobao|tmall)\b", True),
+    ScreeningRule("contact", "Outside contact handles", r"(?:微信|wechat)[\s:：]*[A-Za-z0-9_-]{0,20}", True),
+    ScreeningRule("link", "Links", r"https?://\S+", True),
+]
+
+
+def test_screening_reports_each_word_with_its_field():
+    hits = screen_texts(
+        {"title": "易燃 lighter fluid", "description": "cheaper on Taobao, wechat: abc123 https://x.cn/q"},
+        RULES,
+    )
+    assert [(h.field, h.kind, h.matched) for h in hits] == [
+        ("title", "prohibited", "易燃"),
+        ("description", "third_party", "Taobao"),
+        ("description", "contact", "wechat: abc123"),
+        ("description", "link", "https://x.cn/q"),
+    ]
+
+
+def test_screening_passes_clean_text():
+    assert screen_texts({"title": "Cotton towel", "description": "Soft and thick"}, RULES) == []
