@@ -6,12 +6,12 @@ from django.utils import timezone
 from merchants.errors import ActionForbidden, AdmissionRefused, TransitionRefused
 from merchants.models import Entity, Sanction, Store, StoreEvent, StoreStatus
 from merchants.services import (
+    sanction_expiry_check,
     store_apply,
     store_approve,
     store_clear_out,
     store_reject,
     store_suspend,
-    sanction_expiry_check,
 )
 from tests.merchants.factories import BrandFactory, EntityFactory, StoreFactory, category
 

@@ -137,7 +137,7 @@ def test_size_limit(funded_store, settings):
     settings.LISTING_UPLOAD_MAX_BYTES = 100
     with pytest.raises(SpreadsheetError) as error:
         listing_bulk_upload(
-            store=funded_store, data=csv_bytes(*["T-%d,Towel,general,1,1,24,," % i for i in range(9)])
+            store=funded_store, data=csv_bytes(*[f"T-{i},Towel,general,1,1,24,," for i in range(9)])
         )
     assert "the limit is" in error.value.messages[0]
 

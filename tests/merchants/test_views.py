@@ -163,10 +163,10 @@ def test_bulk_upload_page_shows_per_row_results(seller_client, funded_store):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     content = (
-        "sku,title,category,price,stock,promised_dispatch_hours,description,brand\n"
-        "B-1,Towel,general,9.9,1,24,,\n"
-        "B-2,Towel,general,oops,1,24,,\n"
-    ).encode()
+        b"sku,title,category,price,stock,promised_dispatch_hours,description,brand\n"
+        b"B-1,Towel,general,9.9,1,24,,\n"
+        b"B-2,Towel,general,oops,1,24,,\n"
+    )
     response = seller_client.post(
         reverse("listing-upload", args=[funded_store.code]),
         {"file": SimpleUploadedFile("l.csv", content, content_type="text/csv")},
