@@ -1,6 +1,7 @@
 """Seller web: thin views that parse input, call one service or selector, and show domain errors."""
 
 import csv
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib import messages
@@ -77,7 +78,12 @@ class StoreMemberMixin(LoginRequiredMixin):
         )
         self.store = self.membership.store
         request.session[SESSION_STORE_KEY] = self.store.code
-        return super().dispatch(request, *args, **kwargs)
+        # Times on seller pages are shown in the store's time zone; reset so the thread does not keep it.
+        timezone.activate(ZoneInfo(self.store.time_zone))
+        try:
+            return super().dispatch(request, *args, **kwargs)
+        finally:
+            timezone.deactivate()
 
     def context(self, **extra):
         role = self.membership.role
