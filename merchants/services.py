@@ -582,6 +582,18 @@ def deposit_shortfall_check(*, now: datetime | None = None) -> ShortfallCheckRes
 # --- Listings -------------------------------------------------------------------------------------
 
 
+LISTING_DATA_FIELDS = [
+    "sku",
+    "title",
+    "description",
+    "category",
+    "brand",
+    "price",
+    "stock",
+    "promised_dispatch",
+]
+
+
 @dataclass
 class ListingData:
     sku: str
@@ -685,7 +697,7 @@ def _store_listing_block_reason(store: Store) -> str | None:
 
 
 def _apply_data(listing: Listing, data: ListingData) -> None:
-    for name in ("sku", "title", "description", "category", "brand", "price", "stock", "promised_dispatch"):
+    for name in LISTING_DATA_FIELDS:
         setattr(listing, name, getattr(data, name))
 
 
@@ -1056,14 +1068,71 @@ def listing_bulk_upload(*, store: Store, data: bytes, actor=None, dry_run: bool 
             parsed.append((result, data_row))
     if any(r.errors for r in results) or dry_run:
         return BulkResult(rows=results, written=False)
-    with transaction.atomic():
-        for _result, data_row in parsed:
-            current = existing.get(data_row.sku)
-            if current is None:
-                listing_create(store=store, data=data_row, actor=actor)
-            else:
-                listing_update(listing=current, data=data_row, actor=actor)
+    _listing_bulk_write(store=store, rows=[data_row for _result, data_row in parsed], actor=actor)
     return BulkResult(rows=results, written=True)
+
+
+@transaction.atomic
+def _listing_bulk_write(*, store: Store, rows: list[ListingData], actor) -> None:
+    """Write checked rows in a few statements: every row has passed the same checks and screening as
+    `listing_create`/`listing_update`, so new and rejected listings go live through the FSM in memory."""
+    store = Store.objects.select_for_update().get(pk=store.pk)
+    blocked = _store_listing_block_reason(store)
+    if blocked:
+        raise ListingRefused(blocked)
+    now = timezone.now()
+    current = {
+        listing.sku: listing
+        for listing in Listing.objects.select_for_update().filter(store=store, sku__in=[r.sku for r in rows])
+    }
+    to_create, to_update, events = [], [], []
+    for data_row in rows:
+        listing = current.get(data_row.sku)
+        if listing is not None and listing.status == ListingStatus.REMOVED:
+            raise ListingRefused(
+                _("Listing %(sku)s was removed by the platform meanwhile; nothing was saved.")
+                % {"sku": data_row.sku}
+            )
+        before = listing.status if listing else ListingStatus.DRAFT
+        if listing is None:
+            listing = Listing(store=store, created_at=now)
+        _apply_data(listing, data_row)
+        listing.updated_at = now
+        if listing.status in (ListingStatus.DRAFT, ListingStatus.REJECTED):
+            listing.pass_screening()
+        (to_update if listing.pk else to_create).append(listing)
+        events.append((listing, "edited" if listing.pk else "created", before))
+    try:
+        with transaction.atomic():
+            Listing.objects.bulk_create(to_create, batch_size=1000)
+    except IntegrityError as exc:
+        raise ListingRefused(
+            _("Another upload created some of these SKUs at the same time; nothing was saved. Upload again.")
+        ) from exc
+    if to_create and to_create[0].pk is None:  # backends that do not return ids (none we support today)
+        by_sku = dict(
+            Listing.objects.filter(store=store, sku__in=[x.sku for x in to_create]).values_list("sku", "pk")
+        )
+        for listing in to_create:
+            listing.pk = by_sku[listing.sku]
+    Listing.objects.bulk_update(
+        to_update, [*LISTING_DATA_FIELDS, "status", "screening_hits", "updated_at"], batch_size=1000
+    )
+    ListingEvent.objects.bulk_create(
+        [
+            ListingEvent(
+                listing=listing,
+                kind=kind,
+                actor=actor,
+                from_status=before,
+                to_status=listing.status,
+                data={"source": "bulk upload"},
+                created_at=now,
+            )
+            for listing, kind, before in events
+        ],
+        batch_size=1000,
+    )
 
 
 __all__ = [

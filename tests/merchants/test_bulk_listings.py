@@ -7,7 +7,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from openpyxl import Workbook
 
-from merchants.models import Listing, ListingStatus
+from merchants.models import Listing, ListingEvent, ListingStatus
 from merchants.services import SpreadsheetError, listing_bulk_upload
 from tests.merchants.factories import ListingFactory
 
@@ -37,6 +37,10 @@ def test_all_good_rows_are_created_live(funded_store):
         ("T-1", Decimal("1299.00"), 5, "48h", "live"),
         ("T-2", Decimal("15.50"), 0, "same_day", "live"),
     ]
+    assert sorted(ListingEvent.objects.values_list("listing__sku", "kind", "from_status", "to_status")) == [
+        ("T-1", "created", "draft", "live"),
+        ("T-2", "created", "draft", "live"),
+    ]
 
 
 def test_existing_skus_are_updated(funded_store):
@@ -44,6 +48,7 @@ def test_existing_skus_are_updated(funded_store):
     result = listing_bulk_upload(store=funded_store, data=csv_bytes("T-1,New title,general,20,3,24,,"))
     assert (result.created, result.updated) == (0, 1)
     assert Listing.objects.get(sku="T-1").title == "New title"
+    assert list(ListingEvent.objects.values_list("kind", "from_status", "to_status")) == [("edited", "live", "live")]
 
 
 def test_one_bad_row_writes_nothing_and_names_row_and_column(funded_store):
