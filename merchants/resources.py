@@ -19,11 +19,12 @@ from merchants.models import Brand, Category, Listing, ListingStatus, PromisedDi
 from merchants.services import (
     LISTING_COLUMNS_OPTIONAL,
     LISTING_COLUMNS_REQUIRED,
+    LISTING_DATA_FIELDS,
     listing_create,
     listing_row_parse,
     listing_update,
 )
-from merchants.spreadsheets import SheetRow, SpreadsheetError, _cell_text, formula_safe
+from merchants.spreadsheets import SheetRow, SpreadsheetError, cell_text, formula_safe
 
 LISTING_COLUMNS = [*LISTING_COLUMNS_REQUIRED, *LISTING_COLUMNS_OPTIONAL]
 
@@ -115,7 +116,7 @@ class ListingResource(resources.ModelResource):
             raise
         self._categories = {c.code.lower(): c for c in Category.objects.all()}
         self._brands = {b.name.lower(): b for b in Brand.objects.all()}
-        skus = {_cell_text(value) for value in dataset["sku"]} - {""}
+        skus = {cell_text(value) for value in dataset["sku"]} - {""}
         self._existing = {
             listing.sku: listing
             for listing in Listing.objects.filter(store=self.store, sku__in=skus).select_related(
@@ -140,7 +141,7 @@ class ListingResource(resources.ModelResource):
         dataset.headers = headers
 
     def get_instance(self, instance_loader, row):
-        return self._existing.get(_cell_text(row.get("sku")))
+        return self._existing.get(cell_text(row.get("sku")))
 
     def init_instance(self, row=None):
         return Listing(store=self.store)
@@ -148,7 +149,7 @@ class ListingResource(resources.ModelResource):
     def import_instance(self, instance, row, **kwargs):
         """Parse the row as the seller upload does; refuse it with errors named by column."""
         row_number = kwargs.get("row_number", 0)
-        values = {_header(name): _cell_text(value) for name, value in row.items() if _header(name)}
+        values = {_header(name): cell_text(value) for name, value in row.items() if _header(name)}
         instance._listing_data = None
         if not any(values.values()):
             return  # a blank row: skipped, as the seller upload skips it
@@ -176,16 +177,7 @@ class ListingResource(resources.ModelResource):
             raise ValidationError(errors)
         instance._listing_data = data
         # Show the new values in the preview; the services write them (or refuse) on save.
-        for name in (
-            "sku",
-            "title",
-            "description",
-            "category",
-            "brand",
-            "price",
-            "stock",
-            "promised_dispatch",
-        ):
+        for name in LISTING_DATA_FIELDS:
             setattr(instance, name, getattr(data, name))
 
     def skip_row(self, instance, original, row, import_validation_errors=None):

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -99,7 +100,7 @@ def _transition(store: Store, method_name: str, *, actor, reason: str, event_kin
         )
     before = store.status
     method(**kwargs)
-    store.save()
+    store.save(update_fields=["status", "opened_on", "suspended_until"])
     _store_event(store, event_kind, actor=actor, reason=reason, from_status=before, to_status=store.status)
     return store
 
@@ -384,7 +385,10 @@ def _deposit_insert(
         actor=actor,
         reverses=reverses,
     )
-    entry.full_clean(exclude=["account", "reverses", "actor"])
+    try:
+        entry.full_clean(exclude=["account", "reverses", "actor"])
+    except ValidationError as exc:
+        raise DomainError(*[f"{field}: {m}" for field, ms in exc.message_dict.items() for m in ms]) from exc
     entry.save()
     return entry
 
@@ -418,8 +422,15 @@ def deposit_record(
     if kind not in DepositEntry.Kind.values or kind == DepositEntry.Kind.REVERSAL:
         raise DomainError(_("Unknown deposit entry kind: %(kind)s.") % {"kind": kind})
     account = DepositAccount.objects.select_for_update().get(store=store)
-    if cause_key and DepositEntry.objects.filter(cause_key=cause_key).exists():
-        return DepositEntry.objects.get(cause_key=cause_key)
+    if cause_key:
+        earlier = DepositEntry.objects.filter(cause_key=cause_key).select_related("account").first()
+        if earlier is not None:
+            if earlier.account.store_id != store.pk or earlier.kind != kind:
+                raise DomainError(
+                    _("The cause %(cause)s is already recorded on another store or as another kind of entry.")
+                    % {"cause": cause_key}
+                )
+            return earlier
     entry = _deposit_insert(
         account,
         kind=kind,
@@ -446,7 +457,7 @@ def deposit_reverse(*, entry: DepositEntry, reason: str, actor=None, now=None) -
     _require_perm(actor, "merchants.adjust_deposit")
     account = DepositAccount.objects.select_for_update().get(pk=entry.account_id)
     entry = DepositEntry.objects.get(pk=entry.pk)
-    if entry.amount >= 0:
+    if entry.kind not in (DepositEntry.Kind.DEDUCTION, DepositEntry.Kind.COMPENSATION):
         raise DomainError(_("Only deductions and compensation can be reversed."))
     if DepositEntry.objects.filter(reverses=entry).exists():
         return entry.reversed_by

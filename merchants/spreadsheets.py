@@ -40,7 +40,7 @@ class RowError:
         return f"row {self.line}: {self.column}: {self.message}"
 
 
-def _cell_text(value) -> str:
+def cell_text(value) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -90,7 +90,7 @@ def _rows_from_xlsx(data: bytes) -> list[list[str]]:
             % {"error": exc.__class__.__name__}
         ) from exc
     sheet = workbook.worksheets[0]
-    rows = [[_cell_text(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+    rows = [[cell_text(v) for v in row] for row in sheet.iter_rows(values_only=True)]
     workbook.close()
     return rows
 

@@ -4,6 +4,7 @@ confirms through the services."""
 
 import csv
 import io
+import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -112,10 +113,10 @@ ADMIN_MODELS = [
 @pytest.mark.parametrize("model", ADMIN_MODELS, ids=lambda m: m.__name__)
 def test_changelist_and_change_page_render_for_a_superuser(admin_client, one_of_everything, model):
     obj = one_of_everything[model]
-    info = model._meta.app_label, model._meta.model_name
+    prefix = f"admin:{model._meta.app_label}_{model._meta.model_name}"
 
-    changelist = admin_client.get(reverse("admin:%s_%s_changelist" % info))
-    change = admin_client.get(reverse("admin:%s_%s_change" % info, args=[obj.pk]))
+    changelist = admin_client.get(reverse(f"{prefix}_changelist"))
+    change = admin_client.get(reverse(f"{prefix}_change", args=[obj.pk]))
 
     assert changelist.status_code == 200
     assert change.status_code == 200
@@ -908,3 +909,137 @@ def test_reviewer_without_the_import_permission_sees_no_import_button(client, st
     assert response.context["has_import_permission"] is False
     assert not reviewer.has_perm("merchants.add_listing")
     assert Permission.objects.filter(codename="add_listing").exists()
+
+
+def _change_form_data(response):
+    """The POST data of an admin change page as rendered: the form's and every inline's current values."""
+    data = {}
+    form = response.context["adminform"].form
+    for name in form.fields:
+        value = form[name].value()
+        if value is not None:
+            data[name] = value
+    for inline in response.context["inline_admin_formsets"]:
+        formset = inline.formset
+        for name, value in formset.management_form.initial.items():
+            data[f"{formset.prefix}-{name}"] = value
+        for inline_form in formset.forms:
+            for name in inline_form.fields:
+                value = inline_form[name].value()
+                if value is not None:
+                    data[inline_form.add_prefix(name)] = value
+    return data
+
+
+def test_adding_a_category_to_a_store_in_the_admin_starts_a_deposit_shortfall(admin_client, funded_store):
+    StoreEvent.objects.bulk_create(StoreEvent(store=funded_store, kind="applied") for _ in range(25))
+    url = reverse("admin:merchants_store_change", args=[funded_store.pk])
+    data = _change_form_data(admin_client.get(url))
+    food = Category.objects.get(code="food")
+    data["categories"] = [*data["categories"], food.pk]
+
+    response = admin_client.post(url, data)
+
+    assert response.status_code == 302
+    assert set(funded_store.categories.values_list("code", flat=True)) == {"general", "food"}
+    funded_store.deposit_account.refresh_from_db()
+    assert funded_store.deposit_account.shortfall_since is not None
+    assert list(Sanction.objects.live().filter(store=funded_store).values_list("kind", flat=True)) == [
+        Sanction.Kind.WITHDRAWAL_HOLD
+    ]
+    # More events than the inline shows (20): the limited inline still posts back cleanly.
+    assert list(
+        funded_store.events.exclude(kind="applied").order_by("id").values_list("kind", flat=True)
+    ) == [
+        "deposit_shortfall_started",
+        "sanction_imposed",
+    ]
+
+
+@pytest.mark.postgres
+def test_an_unfiltered_big_changelist_is_counted_from_the_planner_estimate(
+    admin_client, store, listing_factory, monkeypatch
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    import merchants.admin
+
+    listing_factory.create_batch(3, store=store)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE merchants_listing")
+    monkeypatch.setattr(merchants.admin, "EXACT_COUNT_BELOW_ROWS", 1)
+    url = reverse("admin:merchants_listing_changelist")
+
+    with CaptureQueriesContext(connection) as unfiltered:
+        unfiltered_page = admin_client.get(url)
+    with CaptureQueriesContext(connection) as filtered:
+        filtered_page = admin_client.get(url, {"status__exact": "live"})
+
+    assert unfiltered_page.context["cl"].result_count == 3
+    assert filtered_page.context["cl"].result_count == 3
+    assert not [
+        q for q in unfiltered.captured_queries if "COUNT(*)" in q["sql"] and "merchants_listing" in q["sql"]
+    ]
+    assert [
+        q for q in filtered.captured_queries if "COUNT(*)" in q["sql"] and "merchants_listing" in q["sql"]
+    ]
+
+
+def test_state_changes_need_the_csrf_token(staff_user):
+    from django.test import Client
+
+    reviewer = staff_user("compliance reviewer")
+    store = _pending_store()
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(reviewer)
+
+    response = client.post(reverse("admin:merchants_store_approve", args=[store.pk]), {"reason": "x"})
+
+    assert response.status_code == 403
+    store.refresh_from_db()
+    assert store.status == StoreStatus.PENDING_REVIEW
+    assert not store.events.exists()
+
+
+def test_xlsx_import_reads_numbers_typed_by_excel(admin_client, funded_store):
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["SKU", "Title", "Category", "Price", "Stock", "Promised_Dispatch_Hours"])
+    sheet.append(["TW-9", "Beach towel", "general", 39.9, 3, 24])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    upload = SimpleUploadedFile("listings.xlsx", buffer.getvalue())
+
+    preview = admin_client.post(
+        reverse("admin:merchants_listing_import"),
+        {"store": funded_store.pk, "format": "1", "import_file": upload},
+    )
+    confirm_form = preview.context["confirm_form"]
+    admin_client.post(
+        reverse("admin:merchants_listing_process_import"),
+        {
+            name: confirm_form.initial[name]
+            for name in ("import_file_name", "original_file_name", "format", "store")
+        },
+    )
+
+    assert list(Listing.objects.values_list("sku", "price", "stock", "promised_dispatch", "status")) == [
+        ("TW-9", Decimal("39.90"), 3, "24h", "live")
+    ]
+
+
+def test_store_page_links_to_its_records(admin_client, funded_store, listing_factory):
+    listing = listing_factory(store=funded_store)
+    listing_factory()  # another store's
+    page = admin_client.get(reverse("admin:merchants_store_change", args=[funded_store.pk]))
+    links = re.findall(r'href="(/admin/merchants/[a-z]+/\?[a-z_]+__id__exact=[^"]+)"', page.content.decode())
+
+    listed = {url.split("/")[3]: admin_client.get(url.replace("&amp;", "&")) for url in links}
+
+    assert sorted(listed) == ["depositaccount", "listing", "sanction", "storeevent"]
+    assert all(response.status_code == 200 for response in listed.values())
+    assert list(listed["listing"].context["cl"].result_list) == [listing]
+    assert list(listed["depositaccount"].context["cl"].result_list) == [funded_store.deposit_account]

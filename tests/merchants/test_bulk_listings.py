@@ -48,7 +48,9 @@ def test_existing_skus_are_updated(funded_store):
     result = listing_bulk_upload(store=funded_store, data=csv_bytes("T-1,New title,general,20,3,24,,"))
     assert (result.created, result.updated) == (0, 1)
     assert Listing.objects.get(sku="T-1").title == "New title"
-    assert list(ListingEvent.objects.values_list("kind", "from_status", "to_status")) == [("edited", "live", "live")]
+    assert list(ListingEvent.objects.values_list("kind", "from_status", "to_status")) == [
+        ("edited", "live", "live")
+    ]
 
 
 def test_one_bad_row_writes_nothing_and_names_row_and_column(funded_store):
