@@ -14,6 +14,9 @@ STAFF_GROUP_PERMISSIONS = {
         "merchants.view_entity",
         "merchants.change_entity",
         "merchants.view_listing",
+        # add/change on listings allow only the admin's bulk import (through the services), never a form edit.
+        "merchants.add_listing",
+        "merchants.change_listing",
         "merchants.view_listingevent",
         "merchants.view_storeevent",
         "merchants.view_sanction",

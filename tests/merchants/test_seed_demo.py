@@ -1,0 +1,57 @@
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.test import Client
+
+from merchants.models import DepositEntry, Listing, Sanction, Store, StoreEvent
+
+pytestmark = pytest.mark.django_db
+
+
+def snapshot():
+    return (
+        Store.objects.count(),
+        Listing.objects.count(),
+        DepositEntry.objects.count(),
+        Sanction.objects.count(),
+        StoreEvent.objects.count(),
+    )
+
+
+def test_seed_demo_is_idempotent_and_the_logins_work(capsys):
+    call_command("seed_demo")
+    first = snapshot()
+    call_command("seed_demo")
+    assert snapshot() == first
+    assert "demo-pass-2026" in capsys.readouterr().out
+
+    statuses = dict(Store.objects.values_list("code", "status"))
+    assert statuses == {
+        "DEMO-001": "active",
+        "DEMO-002": "active",
+        "DEMO-003": "active",
+        "DEMO-004": "suspended",
+        "DEMO-005": "pending_review",
+        "DEMO-006": "pending_review",
+    }
+    assert 45 <= Listing.objects.count() <= 70
+
+    def client_for(username):
+        user = get_user_model().objects.get(username=username)
+        assert user.check_password("demo-pass-2026"), username
+        client = Client()
+        client.force_login(user)
+        return client
+
+    seller = client_for("demo-seller")
+    assert seller.get("/s/DEMO-001/").status_code == 200
+    assert seller.get("/s/DEMO-002/").status_code == 200
+    assert seller.get("/s/DEMO-003/").status_code == 404
+
+    cs = client_for("demo-cs")
+    assert cs.get("/s/DEMO-001/listings/").status_code == 200
+    assert cs.get("/s/DEMO-002/").status_code == 404
+
+    for username in ("demo-reviewer", "demo-inspector", "demo-finance", "admin"):
+        staff = client_for(username)
+        assert staff.get("/admin/").status_code == 200, username
