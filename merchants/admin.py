@@ -770,8 +770,9 @@ class SanctionInline(ReadOnlyInline):
     verbose_name_plural = _("sanctions (latest 20)")
 
 
-class StoreEventInline(ReadOnlyInline):
-    model = StoreEvent
+class EventInline(ReadOnlyInline):
+    """The latest events of an aggregate, newest first."""
+
     fields = ("created_at", "kind", "from_status", "to_status", "reason", "actor")
     readonly_fields = fields
     ordering = ("-created_at", "-id")
@@ -781,6 +782,10 @@ class StoreEventInline(ReadOnlyInline):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("actor")
+
+
+class StoreEventInline(EventInline):
+    model = StoreEvent
 
 
 @admin.register(Store)
@@ -1076,16 +1081,8 @@ class ListingConfirmImportForm(ConfirmImportForm):
     store = forms.ModelChoiceField(queryset=Store.objects.all(), widget=forms.HiddenInput())
 
 
-class ListingEventInline(ReadOnlyInline):
+class ListingEventInline(EventInline):
     model = ListingEvent
-    fields = ("created_at", "kind", "from_status", "to_status", "reason", "actor")
-    readonly_fields = fields
-    formset = latest_rows_formset(20)
-    verbose_name_plural = _("events (latest 20)")
-    show_change_link = False
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("actor")
 
 
 @admin.register(Listing)

@@ -9,7 +9,6 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
@@ -899,16 +898,25 @@ def test_rule_parameter_value_is_editable_in_the_list(admin_client):
     assert parameter.value == Decimal("5")
 
 
-def test_reviewer_without_the_import_permission_sees_no_import_button(client, staff_user):
-    reviewer = staff_user("compliance reviewer")
-    client.force_login(reviewer)
+def test_staff_without_the_import_permission_see_no_import_button(client, staff_user):
+    inspector = staff_user("quality inspector")
+    client.force_login(inspector)
 
     response = client.get(reverse("admin:merchants_listing_changelist"))
 
     assert response.status_code == 200
     assert response.context["has_import_permission"] is False
-    assert not reviewer.has_perm("merchants.add_listing")
-    assert Permission.objects.filter(codename="add_listing").exists()
+    assert client.get(reverse("admin:merchants_listing_import")).status_code == 403
+
+
+def test_compliance_reviewers_may_import_but_not_edit_listings(client, staff_user):
+    reviewer = staff_user("compliance reviewer")
+    client.force_login(reviewer)
+
+    response = client.get(reverse("admin:merchants_listing_changelist"))
+
+    assert response.context["has_import_permission"] is True
+    assert response.context["has_add_permission"] is False
 
 
 def _change_form_data(response):
