@@ -14,6 +14,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django_fsm import can_proceed
 
 from merchants.errors import ActionForbidden, AdmissionRefused, DomainError, ListingRefused, TransitionRefused
@@ -91,12 +92,23 @@ def _locked_store(store: Store) -> Store:
     return Store.objects.select_for_update().get(pk=store.pk)
 
 
+STORE_TRANSITION_VERBS = {
+    "approve": gettext_lazy("approved"),
+    "reject": gettext_lazy("rejected"),
+    "suspend": gettext_lazy("suspended"),
+    "reinstate": gettext_lazy("reinstated"),
+    "clear_out": gettext_lazy("cleared out"),
+    "begin_exit": gettext_lazy("put into voluntary exit"),
+    "complete_exit": gettext_lazy("closed after a voluntary exit"),
+}
+
+
 def _transition(store: Store, method_name: str, *, actor, reason: str, event_kind: str, **kwargs) -> Store:
     method = getattr(store, method_name)
     if not can_proceed(method):
         raise TransitionRefused(
             _("A store that is %(status)s cannot be %(action)s.")
-            % {"status": store.get_status_display(), "action": event_kind.replace("_", " ")}
+            % {"status": store.get_status_display(), "action": STORE_TRANSITION_VERBS[method_name]}
         )
     before = store.status
     method(**kwargs)

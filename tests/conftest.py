@@ -90,3 +90,13 @@ def staff_user(db):
         return type(user).objects.get(pk=user.pk)  # fresh: no cached permissions
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _english_by_default():
+    """Tests assert English messages; a test that switches language must not leak it to the next."""
+    from django.utils import translation
+
+    translation.activate("en")
+    yield
+    translation.activate("en")
