@@ -175,6 +175,7 @@ def test_bulk_upload_page_shows_per_row_results(seller_client, funded_store):
     assert response.status_code == 400
     assert "1 problem found: nothing was saved." in page
     assert "not a number: oops" in page
+    assert "OK: would be created" in page
     assert not Listing.objects.filter(store=funded_store).exists()
 
 
