@@ -14,7 +14,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop
 from django_fsm import can_proceed
 
 from merchants.errors import ActionForbidden, AdmissionRefused, DomainError, ListingRefused, TransitionRefused
@@ -92,6 +92,8 @@ def _locked_store(store: Store) -> Store:
     return Store.objects.select_for_update().get(pk=store.pk)
 
 
+# System reasons are stored untranslated (gettext_noop) and translated when shown, so the record does not
+# depend on the language of whoever triggered it.
 STORE_TRANSITION_VERBS = {
     "approve": gettext_lazy("approved"),
     "reject": gettext_lazy("rejected"),
@@ -274,7 +276,7 @@ def store_complete_exit(*, store: Store, actor, reason: str = "", today=None) ->
             account,
             kind=DepositEntry.Kind.REFUND,
             amount=balance,
-            reason=_("Deposit returned on exit"),
+            reason=gettext_noop("Deposit returned on exit"),
             cause_key=f"store:{store.pk}:exit-refund",
             actor=actor,
         )
@@ -366,7 +368,11 @@ def sanction_expiry_check(*, now: datetime | None = None) -> int:
                 and store.suspended_until <= now
             ):
                 _transition(
-                    store, "reinstate", actor=None, reason=_("Suspension ended"), event_kind="reinstated"
+                    store,
+                    "reinstate",
+                    actor=None,
+                    reason=gettext_noop("Suspension ended"),
+                    event_kind="reinstated",
                 )
                 done += 1
     return done
@@ -512,12 +518,14 @@ def _deposit_position_refresh_locked(account: DepositAccount, *, now=None) -> No
         account.shortfall_since = now
         account.updated_at = now
         account.save(update_fields=["shortfall_since", "updated_at"])
-        _store_event(store, "deposit_shortfall_started", reason=_("Deposit below the required amount"))
+        _store_event(
+            store, "deposit_shortfall_started", reason=gettext_noop("Deposit below the required amount")
+        )
         sanction_impose(
             store=store,
             kind=Sanction.Kind.WITHDRAWAL_HOLD,
             starts_at=now,
-            reason=_("Deposit below the required amount"),
+            reason=gettext_noop("Deposit below the required amount"),
             cause_key=_shortfall_cause(store.pk, now, Sanction.Kind.WITHDRAWAL_HOLD),
         )
     elif not short and account.shortfall_since is not None:
@@ -525,11 +533,11 @@ def _deposit_position_refresh_locked(account: DepositAccount, *, now=None) -> No
         for sanction in Sanction.objects.filter(
             store=store, cause_key__startswith=prefix, lifted_at__isnull=True
         ):
-            sanction_lift(sanction=sanction, actor=None, reason=_("Deposit topped up"))
+            sanction_lift(sanction=sanction, actor=None, reason=gettext_noop("Deposit topped up"))
         account.shortfall_since = None
         account.updated_at = now
         account.save(update_fields=["shortfall_since", "updated_at"])
-        _store_event(store, "deposit_shortfall_ended", reason=_("Deposit topped up"))
+        _store_event(store, "deposit_shortfall_ended", reason=gettext_noop("Deposit topped up"))
 
 
 @transaction.atomic
@@ -594,8 +602,7 @@ def deposit_shortfall_check(*, now: datetime | None = None) -> ShortfallCheckRes
                         store=account.store,
                         kind=kind,
                         starts_at=account.shortfall_since + grace,
-                        reason=_("Deposit short for more than %(hours)d hours")
-                        % {"hours": grace.total_seconds() // 3600},
+                        reason=gettext_noop("Deposit still short after the grace period"),
                         cause_key=cause,
                     )
                     result.escalated += 1

@@ -245,8 +245,16 @@ def test_login_works(funded_store, owner):
 
 
 def test_pages_switch_to_simplified_chinese(seller_client, funded_store):
+    from decimal import Decimal
+
+    from merchants.services import deposit_record
+
+    deposit_record(store=funded_store, kind="deduction", amount=Decimal("1"), reason="test")
     response = seller_client.post(reverse("set_language"), {"language": "zh-hans", "next": "/"})
     assert response.status_code == 302
     page = seller_client.get(reverse("dashboard", args=[funded_store.code])).content.decode()
     assert 'lang="zh-hans"' in page
     assert "保证金" in page
+    # A reason the engine recorded is shown in the page's language.
+    assert "保证金低于应缴金额" in page
+    assert "Deposit below the required amount" not in page
