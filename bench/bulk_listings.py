@@ -47,7 +47,12 @@ def main():
     Store.objects.filter(code="BENCH-1").delete()
     general = Category.objects.get(code="general")
     store = Store.objects.create(
-        code="BENCH-1", name="Bench", entity=entity, store_type="ordinary", main_category=general, status="active"
+        code="BENCH-1",
+        name="Bench",
+        entity=entity,
+        store_type="ordinary",
+        main_category=general,
+        status="active",
     )
     store.categories.add(general)
     account = DepositAccount.objects.create(store=store)
