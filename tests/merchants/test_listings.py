@@ -189,3 +189,28 @@ def test_a_stranger_cannot_write_another_stores_listings(funded_store, owner, st
     listing = ListingFactory(store=other)
     with pytest.raises(ActionForbidden):
         listing_delist(listing=listing, actor=owner)
+
+
+@pytest.mark.parametrize(
+    "description, matched",
+    [
+        ("联系QQ12345678咨询", "QQ12345678"),
+        ("访问www.shop.cn有售", "www.shop.cn"),
+        ("同款taobao有售", "taobao"),
+        ("联系vx123abc领券", "vx123abc"),
+        ("详情见https://x.cn/a?b=1看看", "https://x.cn/a?b=1"),
+        ("烟花fireworks大礼包", "fireworks"),
+    ],
+)
+def test_screening_catches_words_written_against_chinese_text(funded_store, description, matched):
+    listing = listing_create(store=funded_store, data=data(description=description))
+    assert [h["matched"] for h in listing.screening_hits] == [matched]
+
+
+@pytest.mark.parametrize(
+    "description",
+    ["Non-flammable cotton", "nonexplosive formula", "wx-free design", "Amazonite bracelet", "QQ糖 500g"],
+)
+def test_screening_passes_harmless_text(funded_store, description):
+    listing = listing_create(store=funded_store, data=data(description=description))
+    assert (listing.status, listing.screening_hits) == (ListingStatus.LIVE, [])
