@@ -1,8 +1,10 @@
+from decimal import Decimal
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from merchants.models import Brand, ListingStatus, PromisedDispatch
-from merchants.services import ListingData
+from merchants.services import LISTING_MAX_PRICE, LISTING_MAX_STOCK, ListingData
 
 
 class ListingForm(forms.Form):
@@ -13,8 +15,14 @@ class ListingForm(forms.Form):
     )
     category = forms.ModelChoiceField(label=_("Category"), queryset=None)
     brand = forms.ModelChoiceField(label=_("Brand"), queryset=None, required=False)
-    price = forms.DecimalField(label=_("Price (CNY)"), max_digits=12, decimal_places=2, min_value=0.01)
-    stock = forms.IntegerField(label=_("Stock"), min_value=0)
+    price = forms.DecimalField(
+        label=_("Price (CNY)"),
+        max_digits=12,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        max_value=LISTING_MAX_PRICE,
+    )
+    stock = forms.IntegerField(label=_("Stock"), min_value=0, max_value=LISTING_MAX_STOCK)
     promised_dispatch = forms.ChoiceField(label=_("Promised dispatch"), choices=PromisedDispatch.choices)
 
     def __init__(self, *args, store, **kwargs):

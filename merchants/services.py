@@ -612,6 +612,10 @@ def deposit_shortfall_check(*, now: datetime | None = None) -> ShortfallCheckRes
 # --- Listings -------------------------------------------------------------------------------------
 
 
+# The column limits (price: 12 digits with 2 decimals; stock: a 32-bit integer), checked before the database.
+LISTING_MAX_PRICE = Decimal("9999999999.99")
+LISTING_MAX_STOCK = 2_147_483_647
+
 LISTING_DATA_FIELDS = [
     "sku",
     "title",
@@ -685,8 +689,12 @@ def listing_write_problems(
         )
     if data.price is None or data.price <= 0:
         add("price", _("The price must be greater than zero."))
+    elif data.price > LISTING_MAX_PRICE:
+        add("price", _("The price can be at most %(max)s.") % {"max": LISTING_MAX_PRICE})
     if data.stock is None or data.stock < 0:
         add("stock", _("Stock cannot be negative."))
+    elif data.stock > LISTING_MAX_STOCK:
+        add("stock", _("Stock can be at most %(max)d.") % {"max": LISTING_MAX_STOCK})
     max_hours = context.max_dispatch_hours
     if data.promised_dispatch not in PromisedDispatch.values:
         add("promised_dispatch", _("Unknown dispatch promise."))
@@ -726,6 +734,13 @@ def _store_listing_block_reason(store: Store) -> str | None:
     return None
 
 
+def _listing_full_clean(listing: Listing) -> None:
+    try:
+        listing.full_clean(exclude=["store", "status"])
+    except ValidationError as exc:
+        raise ListingRefused(field_errors=exc.message_dict) from exc
+
+
 def _apply_data(listing: Listing, data: ListingData) -> None:
     for name in LISTING_DATA_FIELDS:
         setattr(listing, name, getattr(data, name))
@@ -760,7 +775,7 @@ def listing_create(*, store: Store, data: ListingData, actor=None) -> Listing:
         raise ListingRefused(field_errors=problems)
     listing = Listing(store=store)
     _apply_data(listing, data)
-    listing.full_clean(exclude=["store", "status"])
+    _listing_full_clean(listing)
     hits = listing_screen(title=data.title, description=data.description)
     if hits:
         listing.fail_screening(hits=_hits_payload(hits))
@@ -809,7 +824,7 @@ def listing_update(*, listing: Listing, data: ListingData, actor=None) -> Listin
             field_errors=field_errors,
         )
     _apply_data(listing, data)
-    listing.full_clean(exclude=["store", "status"])
+    _listing_full_clean(listing)
     if listing.status in (ListingStatus.DRAFT, ListingStatus.REJECTED):
         if hits:
             listing.fail_screening(hits=_hits_payload(hits))

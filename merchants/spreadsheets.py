@@ -73,26 +73,47 @@ def _rows_from_csv(data: bytes) -> list[list[str]]:
     text = _decode(data)
     first_line = text.split("\n", 1)[0]
     delimiter = "\t" if first_line.count("\t") > first_line.count(",") else ","
-    return [
-        [cell.strip() for cell in row]
-        for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    ]
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        return [[cell.strip() for cell in row] for row in reader]
+    except csv.Error as exc:
+        raise SpreadsheetError(
+            _("The CSV cannot be read near line %(line)d (%(error)s); check the quotes in that line.")
+            % {"line": reader.line_num, "error": exc}
+        ) from exc
+
+
+# An XLSX is a zip: refuse one that would unpack to far more than any real sheet (a "zip bomb").
+XLSX_MAX_UNPACKED_BYTES = 400 * 1024 * 1024
 
 
 def _rows_from_xlsx(data: bytes) -> list[list[str]]:
     from openpyxl import load_workbook
 
+    unreadable = _("The XLSX file could not be opened (%(error)s); save it again from Excel or as CSV.")
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise SpreadsheetError(unreadable % {"error": exc.__class__.__name__}) from exc
+    if unpacked > XLSX_MAX_UNPACKED_BYTES:
+        raise SpreadsheetError(
+            _("The XLSX file unpacks to %(size)d MB; the limit is %(limit)d MB. Split it or save it as CSV.")
+            % {"size": unpacked // 1048576, "limit": XLSX_MAX_UNPACKED_BYTES // 1048576}
+        )
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise SpreadsheetError(
-            _("The XLSX file could not be opened (%(error)s); save it again from Excel.")
-            % {"error": exc.__class__.__name__}
-        ) from exc
-    sheet = workbook.worksheets[0]
-    rows = [[cell_text(v) for v in row] for row in sheet.iter_rows(values_only=True)]
-    workbook.close()
-    return rows
+        try:
+            if not workbook.worksheets:
+                raise SpreadsheetError(_("The XLSX file has no sheet."))
+            sheet = workbook.worksheets[0]
+            return [[cell_text(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+        finally:
+            workbook.close()
+    except SpreadsheetError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds (XML, zip, key, value) for a damaged file
+        raise SpreadsheetError(unreadable % {"error": exc.__class__.__name__}) from exc
 
 
 def read_table(

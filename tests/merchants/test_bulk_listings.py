@@ -180,3 +180,40 @@ def test_command_unknown_store(tmp_path: Path, db):
     path.write_bytes(csv_bytes("T-1,Towel,general,9.9,1,24,,"))
     with pytest.raises(CommandError, match="No store with code 'NOPE'"):
         call_command("import_listings", str(path), "--store", "NOPE")
+
+
+def _zip_with(files: dict[str, bytes]) -> bytes:
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, content in files.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (_zip_with({"[Content_Types].xml": b"<not xml"}), "The XLSX file could not be opened"),
+        (_zip_with({"xl/huge.bin": b"\0" * (401 * 1024 * 1024)}), "unpacks to 401 MB"),
+        (('sku,title\n"' + "x" * 200_000 + "\n").encode(), "The CSV cannot be read near line"),
+    ],
+)
+def test_damaged_files_get_a_clear_message(funded_store, settings, data, message):
+    settings.LISTING_UPLOAD_MAX_BYTES = 50 * 1024 * 1024
+    with pytest.raises(SpreadsheetError) as error:
+        listing_bulk_upload(store=funded_store, data=data)
+    assert message in error.value.messages[0]
+
+
+def test_out_of_range_numbers_are_row_errors(funded_store):
+    result = listing_bulk_upload(
+        store=funded_store,
+        data=csv_bytes("T-1,Towel,general,99999999999999,1,24,,", "T-2,Towel,general,1,99999999999,24,,"),
+    )
+    assert [str(e) for e in result.errors] == [
+        "row 2: price: The price can be at most 9999999999.99.",
+        "row 3: stock: Stock can be at most 2147483647.",
+    ]
+    assert Listing.objects.count() == 0

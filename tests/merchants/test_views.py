@@ -258,3 +258,20 @@ def test_pages_switch_to_simplified_chinese(seller_client, funded_store):
     # A reason the engine recorded is shown in the page's language.
     assert "保证金低于应缴金额" in page
     assert "Deposit below the required amount" not in page
+
+
+def test_out_of_range_numbers_in_the_form_are_field_errors(seller_client, funded_store):
+    response = seller_client.post(
+        reverse("listing-create", args=[funded_store.code]),
+        {
+            "sku": "BIG-1",
+            "title": "Towel",
+            "category": funded_store.main_category.pk,
+            "price": "9.90",
+            "stock": "99999999999",
+            "promised_dispatch": "24h",
+        },
+    )
+    assert response.status_code == 400
+    assert "Ensure this value is less than or equal to 2147483647." in response.content.decode()
+    assert not Listing.objects.exists()
