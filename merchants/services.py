@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy, gettext_noop
 from django_fsm import can_proceed
 
 from merchants.errors import ActionForbidden, AdmissionRefused, DomainError, ListingRefused, TransitionRefused
+from merchants.locks import single_flight
 from merchants.models import (
     PROMISED_DISPATCH_HOURS,
     STORE_HOLDING_STATUSES,
@@ -37,7 +38,7 @@ from merchants.models import (
     StoreEvent,
     StoreStatus,
 )
-from merchants.roles import MANAGE_LISTINGS, role_can
+from merchants.roles import MANAGE_LISTINGS, MANAGE_STORE, role_can
 from merchants.rules import (
     AdmissionFacts,
     AdmissionLimits,
@@ -67,9 +68,19 @@ def _require_perm(actor, perm: str) -> None:
         )
 
 
+# Platform staff acting on a store's behalf need the matching model permission instead of a membership.
+STAFF_PERMISSION_FOR_CAPABILITY = {
+    MANAGE_LISTINGS: "merchants.change_listing",
+    MANAGE_STORE: "merchants.review_store",
+}
+
+
 def _require_store_capability(actor, store: Store, capability: str) -> None:
-    """Seller actions: the actor's role on this store must allow it (staff and the engine pass)."""
-    if actor is None or actor.is_staff:
+    """Seller actions: the actor's role on this store must allow it. The engine (actor None) passes;
+    staff pass only with the permission that stands for the capability."""
+    if actor is None:
+        return
+    if actor.is_staff and actor.has_perm(STAFF_PERMISSION_FOR_CAPABILITY[capability]):
         return
     role = Membership.objects.filter(user=actor, store=store).values_list("role", flat=True).first()
     if role is None or not role_can(role, capability):
@@ -254,7 +265,7 @@ def store_clear_out(*, store: Store, actor, reason: str, ban_entity: bool = True
 
 @transaction.atomic
 def store_begin_exit(*, store: Store, actor, reason: str = "") -> Store:
-    _require_store_capability(actor, store, MANAGE_LISTINGS)
+    _require_store_capability(actor, store, MANAGE_STORE)
     store = _locked_store(store)
     return _transition(store, "begin_exit", actor=actor, reason=reason, event_kind="exit_requested")
 
@@ -280,7 +291,17 @@ def store_complete_exit(*, store: Store, actor, reason: str = "", today=None) ->
             cause_key=f"store:{store.pk}:exit-refund",
             actor=actor,
         )
-    Entity.objects.filter(pk=store.entity_id).update(exited_on=today or timezone.localdate())
+        _store_event(
+            store,
+            "deposit_refund",
+            actor=actor,
+            reason=gettext_noop("Deposit returned on exit"),
+            data={"amount": str(-balance)},
+        )
+    _deposit_position_refresh_locked(account)
+    # The entity's re-entry clock starts when its last store has gone.
+    if not Store.objects.filter(entity_id=store.entity_id, status__in=STORE_HOLDING_STATUSES).exists():
+        Entity.objects.filter(pk=store.entity_id).update(exited_on=today or timezone.localdate())
     return store
 
 
@@ -303,6 +324,10 @@ def sanction_impose(
     if cause_key:
         existing = Sanction.objects.filter(cause_key=cause_key).first()
         if existing:
+            if existing.store_id != store.pk or existing.kind != kind:
+                raise DomainError(
+                    _("The cause %(cause)s already imposed a different sanction.") % {"cause": cause_key}
+                )
             return existing
     starts_at = starts_at or timezone.now()
     if ends_at is not None and ends_at <= starts_at:
@@ -440,6 +465,13 @@ def deposit_record(
     if kind not in DepositEntry.Kind.values or kind == DepositEntry.Kind.REVERSAL:
         raise DomainError(_("Unknown deposit entry kind: %(kind)s.") % {"kind": kind})
     account = DepositAccount.objects.select_for_update().get(store=store)
+    if kind == DepositEntry.Kind.REFUND:
+        balance = deposit_balance(store=store)
+        if amount > balance:
+            raise DomainError(
+                _("A refund cannot exceed the balance: %(amount)s asked, %(balance)s held.")
+                % {"amount": amount, "balance": balance}
+            )
     if cause_key:
         earlier = DepositEntry.objects.filter(cause_key=cause_key).select_related("account").first()
         if earlier is not None:
@@ -499,11 +531,12 @@ def deposit_reverse(*, entry: DepositEntry, reason: str, actor=None, now=None) -
     return reversal
 
 
-DEPOSIT_OWING_STATUSES = (StoreStatus.ACTIVE, StoreStatus.SUSPENDED)
+DEPOSIT_OWING_STATUSES = (StoreStatus.ACTIVE, StoreStatus.SUSPENDED, StoreStatus.EXITING)
 
 
 def _shortfall_cause(store_id: int, since: datetime, kind: str) -> str:
-    return f"deposit-shortfall:{store_id}:{int(since.timestamp())}:{kind}"
+    # One shortfall episode per start time, to the microsecond: a new episode never reuses a lifted sanction.
+    return f"deposit-shortfall:{store_id}:{since.astimezone(UTC).strftime('%Y%m%dT%H%M%S.%f')}:{kind}"
 
 
 def _deposit_position_refresh_locked(account: DepositAccount, *, now=None) -> None:
@@ -546,15 +579,6 @@ def deposit_position_refresh(*, store: Store, now=None) -> None:
     _deposit_position_refresh_locked(account, now=now)
 
 
-def _advisory_lock(name: str) -> bool:
-    """Single flight on PostgreSQL: a transaction-level advisory lock; other databases run serially anyway."""
-    if connection.vendor != "postgresql":
-        return True
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_xact_lock(hashtext(%s))", [name])
-        return bool(cursor.fetchone()[0])
-
-
 @dataclass
 class ShortfallCheckResult:
     started: int = 0
@@ -566,46 +590,51 @@ class ShortfallCheckResult:
 def deposit_shortfall_check(*, now: datetime | None = None) -> ShortfallCheckResult:
     """Find, in one query each, accounts whose shortfall starts, ends, or is past the grace period.
 
-    Idempotent (sanctions carry a cause key), single-flight (advisory lock), and it never walks accounts
-    that need nothing.
+    Idempotent (sanctions carry a cause key), single-flight (advisory lock), set-based (only the accounts
+    the queries find are touched), and each account is written in its own transaction, so one failure
+    neither rolls back nor blocks the others.
     """
     now = now or timezone.now()
     result = ShortfallCheckResult()
-    with transaction.atomic():
-        if not _advisory_lock("deposit_shortfall_check"):
+    with single_flight("deposit_shortfall_check") as acquired:
+        if not acquired:
             result.skipped = True
             return result
         positioned = deposit_accounts_with_position()
         starting = positioned.filter(
             shortfall_since__isnull=True, balance__lt=F("required"), store__status__in=DEPOSIT_OWING_STATUSES
+        ).values_list("store_id", flat=True)
+        ending = (
+            positioned.filter(shortfall_since__isnull=False)
+            .filter(Q(balance__gte=F("required")) | ~Q(store__status__in=DEPOSIT_OWING_STATUSES))
+            .values_list("store_id", flat=True)
         )
-        ending = positioned.filter(shortfall_since__isnull=False).filter(
-            Q(balance__gte=F("required")) | ~Q(store__status__in=DEPOSIT_OWING_STATUSES)
-        )
-        changed = list(starting.values_list("store_id", flat=True)) + list(
-            ending.values_list("store_id", flat=True)
-        )
-        for store_id in changed:
-            before = DepositAccount.objects.get(store_id=store_id).shortfall_since
-            deposit_position_refresh(store=Store(pk=store_id), now=now)
-            if before is None:
-                result.started += 1
-            else:
-                result.ended += 1
+        for store_ids, counter in ((list(starting), "started"), (list(ending), "ended")):
+            for store_id in store_ids:
+                deposit_position_refresh(store=Store(pk=store_id), now=now)
+                setattr(result, counter, getattr(result, counter) + 1)
+
         grace = timedelta(hours=rule_int("shortfall_grace_hours"))
-        overdue = DepositAccount.objects.filter(shortfall_since__lte=now - grace).select_related("store")
-        for account in overdue:
-            for kind in (Sanction.Kind.LISTING_BLOCK, Sanction.Kind.ORDER_RESTRICTION):
-                cause = _shortfall_cause(account.store_id, account.shortfall_since, kind)
-                if not Sanction.objects.filter(cause_key=cause).exists():
-                    sanction_impose(
-                        store=account.store,
-                        kind=kind,
-                        starts_at=account.shortfall_since + grace,
-                        reason=gettext_noop("Deposit still short after the grace period"),
-                        cause_key=cause,
-                    )
-                    result.escalated += 1
+        overdue = list(
+            DepositAccount.objects.filter(shortfall_since__lte=now - grace).select_related("store")
+        )
+        wanted = {
+            _shortfall_cause(account.store_id, account.shortfall_since, kind): (account, kind)
+            for account in overdue
+            for kind in (Sanction.Kind.LISTING_BLOCK, Sanction.Kind.ORDER_RESTRICTION)
+        }
+        done = set(Sanction.objects.filter(cause_key__in=wanted).values_list("cause_key", flat=True))
+        for cause, (account, kind) in wanted.items():
+            if cause in done:
+                continue
+            sanction_impose(
+                store=account.store,
+                kind=kind,
+                starts_at=account.shortfall_since + grace,
+                reason=gettext_noop("Deposit still short after the grace period"),
+                cause_key=cause,
+            )
+            result.escalated += 1
     return result
 
 

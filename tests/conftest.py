@@ -29,6 +29,43 @@ def pytest_runtest_setup(item):
         pytest.skip(message)
 
 
+def reseed_rule_table():
+    """The rule table and staff groups as the migrations leave them.
+
+    Transactional tests (threads, live server) end with a flush that empties every table, migration data
+    included; this puts it back so every test starts from the migrated state.
+    """
+    import importlib
+
+    from django.apps import apps
+
+    from merchants.models import Category
+    from merchants.staff import ensure_staff_groups
+
+    if not Category.objects.exists():
+        importlib.import_module("merchants.migrations.0002_seed_rule_table").seed(apps, None)
+        importlib.import_module("merchants.migrations.0003_screening_patterns_beside_chinese").forwards(
+            apps, None
+        )
+    ensure_staff_groups()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    # A reused test database may have been emptied by the last run's transactional tests.
+    with django_db_blocker.unblock():
+        reseed_rule_table()
+
+
+@pytest.fixture(autouse=True)
+def _migrated_data_for_transactional_tests(request):
+    marker = request.node.get_closest_marker("django_db")
+    transactional = (marker and marker.kwargs.get("transaction")) or "live_server" in request.fixturenames
+    if transactional:
+        request.getfixturevalue("transactional_db")
+        reseed_rule_table()
+
+
 @pytest.fixture
 def is_postgres():
     return connection.vendor == "postgresql"

@@ -6,7 +6,7 @@ from merchants.models import Listing, ListingStatus
 from merchants.services import deposit_record
 from tests.merchants.factories import MembershipFactory, StoreFactory, UserFactory
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def log_in(page, live_server, username):

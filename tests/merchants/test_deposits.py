@@ -117,7 +117,7 @@ def test_shortfall_check_finds_stores_made_short_by_a_new_category(funded_store)
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_twenty_concurrent_deductions_leave_the_exact_balance():
     store = StoreFactory()
     deposit_record(store=store, kind="top_up", amount=Decimal("5000.00"), reason="bank")
@@ -147,7 +147,7 @@ def test_twenty_concurrent_deductions_leave_the_exact_balance():
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_concurrent_deductions_start_the_shortfall_exactly_once():
     store = StoreFactory()
     deposit_record(store=store, kind="top_up", amount=Decimal("2100.00"), reason="bank")
@@ -168,3 +168,64 @@ def test_concurrent_deductions_start_the_shortfall_exactly_once():
     assert deposit_balance(store=store) == Decimal("1600.00")
     assert StoreEvent.objects.filter(store=store, kind="deposit_shortfall_started").count() == 1
     assert Sanction.objects.filter(store=store, kind="withdrawal_hold").count() == 1
+
+
+def test_a_refund_cannot_exceed_the_balance(funded_store):
+    with pytest.raises(DomainError) as refused:
+        deposit_record(store=funded_store, kind="refund", amount=Decimal("2000.01"), reason="return")
+    assert refused.value.messages == ["A refund cannot exceed the balance: 2000.01 asked, 2000.00 held."]
+    assert deposit_balance(store=funded_store) == Decimal("2000.00")
+
+
+def test_a_new_shortfall_episode_holds_withdrawals_again(funded_store):
+    t0 = timezone.now()
+    deposit_record(store=funded_store, kind="deduction", amount=Decimal("1"), reason="a", now=t0)
+    deposit_record(store=funded_store, kind="top_up", amount=Decimal("1"), reason="b", now=t0)
+    deposit_record(
+        store=funded_store,
+        kind="deduction",
+        amount=Decimal("1"),
+        reason="c",
+        now=t0 + timedelta(microseconds=5),
+    )
+    funded_store.refresh_from_db()
+    assert funded_store.can_withdraw is False
+    assert Sanction.objects.filter(store=funded_store, kind="withdrawal_hold").count() == 2
+
+
+def test_settlement_freeze_blocks_withdrawals_and_an_ended_sanction_does_not(funded_store):
+    from merchants.services import sanction_impose
+
+    now = timezone.now()
+    sanction_impose(
+        store=funded_store, kind="settlement_freeze", reason="complaint", ends_at=now + timedelta(days=1)
+    )
+    funded_store.refresh_from_db()
+    assert funded_store.can_withdraw is False
+    sanction_impose(
+        store=funded_store,
+        kind="listing_block",
+        reason="old",
+        starts_at=now - timedelta(days=8),
+        ends_at=now - timedelta(days=1),
+    )
+    assert funded_store.can_list is True
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_second_shortfall_check_started_together_does_not_run():
+    import zlib
+
+    import psycopg
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    key = zlib.crc32(b"deposit_shortfall_check") - 2**31
+    with psycopg.connect(
+        host=db["HOST"], port=db["PORT"] or 5432, user=db["USER"], dbname=connection.settings_dict["NAME"]
+    ) as other:
+        other.execute("SELECT pg_advisory_lock(%s)", [key])
+        assert deposit_shortfall_check().skipped is True
+        other.execute("SELECT pg_advisory_unlock(%s)", [key])
+    assert deposit_shortfall_check().skipped is False

@@ -214,3 +214,11 @@ def test_screening_catches_words_written_against_chinese_text(funded_store, desc
 def test_screening_passes_harmless_text(funded_store, description):
     listing = listing_create(store=funded_store, data=data(description=description))
     assert (listing.status, listing.screening_hits) == (ListingStatus.LIVE, [])
+
+
+def test_staff_without_the_listing_permission_cannot_write_a_stores_listings(funded_store, staff_user):
+    with pytest.raises(ActionForbidden):
+        listing_create(store=funded_store, data=data(), actor=staff_user("quality inspector"))
+    assert not Listing.objects.exists()
+    reviewer = staff_user("compliance reviewer")  # may import listings for a store in the admin
+    assert listing_create(store=funded_store, data=data(), actor=reviewer).status == ListingStatus.LIVE
