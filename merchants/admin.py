@@ -60,7 +60,7 @@ from merchants.models import (
     StoreEvent,
     StoreStatus,
 )
-from merchants.resources import ListingResource
+from merchants.resources import ListingExportResource, ListingResource
 from merchants.selectors import deposit_accounts_with_position
 from merchants.services import (
     deposit_position_refresh,
@@ -71,7 +71,9 @@ from merchants.services import (
     sanction_lift,
     store_apply,
     store_approve,
+    store_begin_exit,
     store_clear_out,
+    store_complete_exit,
     store_reinstate,
     store_reject,
     store_suspend,
@@ -501,6 +503,18 @@ def _store_clear_out(request, store, data):
     messages.success(request, gettext("Store %(code)s cleared out.") % {"code": store.code})
 
 
+def _store_begin_exit(request, store, data):
+    store_begin_exit(store=store, actor=request.user, reason=data["reason"])
+    messages.success(request, gettext("Store %(code)s is exiting.") % {"code": store.code})
+
+
+def _store_complete_exit(request, store, data):
+    store_complete_exit(store=store, actor=request.user, reason=data["reason"])
+    messages.success(
+        request, gettext("Store %(code)s has exited; its deposit was returned.") % {"code": store.code}
+    )
+
+
 STORE_ACTIONS = (
     ObjectAction(
         "approve",
@@ -546,6 +560,29 @@ STORE_ACTIONS = (
         _store_clear_out,
         _can("clear_out"),
         _("Close the store for good (清退). This cannot be undone."),
+    ),
+    ObjectAction(
+        "begin_exit",
+        _("Start voluntary exit"),
+        "merchants.review_store",
+        ReasonForm,
+        _store_begin_exit,
+        _can("begin_exit"),
+        _(
+            "The owner asked to leave the platform: the store stops trading and waits for its orders to finish."
+        ),
+    ),
+    ObjectAction(
+        "complete_exit",
+        _("Complete voluntary exit"),
+        "merchants.review_store",
+        OptionalReasonForm,
+        _store_complete_exit,
+        _can("complete_exit"),
+        _(
+            "Nothing is owed: return the deposit and close the store. The entity may apply again 6 months "
+            "after its last store leaves."
+        ),
     ),
 )
 
@@ -639,7 +676,7 @@ def _is_reversible(entry) -> bool:
     has_reversal = getattr(entry, "has_reversal", None)
     if has_reversal is None:
         has_reversal = DepositEntry.objects.filter(reverses=entry).exists()
-    return entry.amount < 0 and not has_reversal
+    return entry.kind in (DepositEntry.Kind.DEDUCTION, DepositEntry.Kind.COMPENSATION) and not has_reversal
 
 
 DEPOSIT_REVERSE = ObjectAction(
@@ -740,7 +777,13 @@ class EntityAdmin(admin.ModelAdmin):
     list_display = ("name", "credit_code", "kind", "licence_expires_on", "banned_for_ever", "exited_on")
     list_filter = ("kind", "banned_for_ever")
     search_fields = ("name", "credit_code")
-    readonly_fields = ("created_at",)
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ("created_at",)
+        # A ban and an exit date come from a clear-out or an exit (services, with events); the code is the
+        # entity's identity. Only the name, kind and licence are corrected here.
+        return ("credit_code", "banned_for_ever", "banned_reason", "exited_on", "created_at")
 
 
 class MembershipInline(ReadOnlyInline):
@@ -820,7 +863,16 @@ class StoreAdmin(ServiceAddMixin, ObjectActionsMixin, admin.ModelAdmin):
         if obj is None:
             return ()
         # The status moves only by transitions; code and entity are what admission was decided on.
-        return ("code", "entity", "status", "opened_on", "suspended_until", "created_at", "related_records")
+        return (
+            "code",
+            "entity",
+            "brand",
+            "status",
+            "opened_on",
+            "suspended_until",
+            "created_at",
+            "related_records",
+        )
 
     def get_inlines(self, request, obj):
         return self.inlines if obj is not None else ()
@@ -1115,6 +1167,10 @@ class ListingAdmin(LargeTableMixin, ObjectActionsMixin, ImportExportModelAdmin):
 
     # Import/export (import-export's own preview-and-confirm flow; see merchants/resources.py).
     resource_classes = [ListingResource]
+
+    def get_export_resource_classes(self, request):
+        return [ListingExportResource]
+
     import_form_class = ListingImportForm
     confirm_form_class = ListingConfirmImportForm
     import_formats = [CSV, XLSX]

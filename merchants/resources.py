@@ -214,3 +214,21 @@ class ListingResource(resources.ModelResource):
         if general:
             errors.setdefault("__all__", []).extend(general)
         return errors
+
+
+class ListingExportResource(ListingResource):
+    """The export: the import's columns with the store first, so a multi-store export says whose row is
+    whose. Drop the column (or filter by store) before importing the file into one store."""
+
+    store = fields.Field(attribute="store__code", column_name="store", widget=FormulaSafeTextWidget())
+
+    class Meta(ListingResource.Meta):
+        name = gettext_lazy("Listings with their store")
+        fields = ("store", *LISTING_COLUMNS)
+        export_order = ("store", *LISTING_COLUMNS)
+
+    def get_queryset(self):
+        return super().get_queryset().select_related("store")
+
+    def filter_export(self, queryset, **kwargs):
+        return queryset.select_related("store", "category", "brand")

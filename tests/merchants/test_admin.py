@@ -750,19 +750,26 @@ def test_inspector_may_not_import_listings(client, staff_user, funded_store):
     assert response.status_code == 403
 
 
-def test_listing_export_has_the_import_columns_and_formula_safe_text(
+def test_listing_export_has_the_store_and_import_columns_and_formula_safe_text(
     admin_client, funded_store, listing_factory
 ):
     listing_factory(store=funded_store, sku="=1+1", title="@SUM(A1)", description="-2", price=Decimal("5.00"))
 
     response = admin_client.post(
         reverse("admin:merchants_listing_export"),
-        {"format": "0", "resource": "0", **{f"listingresource_{name}": "on" for name in CSV_HEADER}},
+        {
+            "format": "0",
+            "resource": "0",
+            **{f"listingexportresource_{name}": "on" for name in ["store", *CSV_HEADER]},
+        },
     )
 
     assert response.status_code == 200
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8"))))
-    assert rows == [CSV_HEADER, ["'=1+1", "'@SUM(A1)", "general", "5.00", "10", "48", "'-2", ""]]
+    assert rows == [
+        ["store", *CSV_HEADER],
+        [funded_store.code, "'=1+1", "'@SUM(A1)", "general", "5.00", "10", "48", "'-2", ""],
+    ]
 
 
 # --- Deposits -------------------------------------------------------------------------------------
@@ -1051,3 +1058,48 @@ def test_store_page_links_to_its_records(admin_client, funded_store, listing_fac
     assert all(response.status_code == 200 for response in listed.values())
     assert list(listed["listing"].context["cl"].result_list) == [listing]
     assert list(listed["depositaccount"].context["cl"].result_list) == [funded_store.deposit_account]
+
+
+def test_a_ban_cannot_be_lifted_by_editing_the_entity(client, staff_user):
+    entity = EntityFactory(banned_for_ever=True, banned_reason="counterfeit")
+    client.force_login(staff_user("compliance reviewer"))
+    url = reverse("admin:merchants_entity_change", args=[entity.pk])
+    data = _change_form_data(client.get(url))
+    data["banned_for_ever"] = ""
+    data["name"] = "Renamed Co."
+
+    response = client.post(url, data)
+
+    assert response.status_code == 302
+    entity.refresh_from_db()
+    assert (entity.name, entity.banned_for_ever) == ("Renamed Co.", True)
+
+
+def test_voluntary_exit_through_the_admin_buttons(client, staff_user, funded_store):
+    client.force_login(staff_user("compliance reviewer"))
+    begin = reverse("admin:merchants_store_begin_exit", args=[funded_store.pk])
+    complete = reverse("admin:merchants_store_complete_exit", args=[funded_store.pk])
+
+    assert client.post(begin, {"reason": "Owner closes the business"}).status_code == 302
+    assert client.post(complete, {"reason": ""}).status_code == 302
+
+    funded_store.refresh_from_db()
+    assert funded_store.status == StoreStatus.EXITED
+    assert deposit_balance(store=funded_store) == Decimal("0.00")
+    assert list(funded_store.events.order_by("id").values_list("kind", "actor__username")) == [
+        ("exit_requested", "staff-compliance-reviewer"),
+        ("exited", "staff-compliance-reviewer"),
+        ("deposit_refund", "staff-compliance-reviewer"),
+    ]
+
+
+def test_refunds_cannot_be_reversed(client, staff_user, funded_store):
+    from merchants.services import deposit_record
+
+    refund = deposit_record(store=funded_store, kind="refund", amount=Decimal("10"), reason="returned")
+    client.force_login(staff_user("finance"))
+    url = reverse("admin:merchants_depositentry_reverse", args=[refund.pk])
+    assert "is not possible" in client.get(url).content.decode()
+    response = client.post(url, {"reason": "try"}, follow=True)
+    assert "Only deductions and compensation can be reversed." in response.content.decode()
+    assert DepositEntry.objects.filter(kind="reversal").count() == 0
