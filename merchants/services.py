@@ -191,7 +191,12 @@ def store_apply(
         brand=brand,
         time_zone=time_zone,
     )
-    store.full_clean(exclude=["categories", "status"])
+    try:
+        store.full_clean(exclude=["categories", "status"])
+    except ValidationError as exc:
+        raise AdmissionRefused(
+            *[f"{field}: {m}" for field, ms in exc.message_dict.items() for m in ms]
+        ) from exc
     store.save()
     store.categories.set({main_category, *(categories or [])})
     DepositAccount.objects.create(store=store)

@@ -1,7 +1,10 @@
 """Entities, stores, memberships, brands, sanctions and the store's event log."""
 
+import zoneinfo
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -9,6 +12,18 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from merchants.rules import credit_code_problem
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(
+            _("Unknown time zone %(zone)s; use a name like Asia/Shanghai.") % {"zone": value}
+        )
+
+
+store_code_validator = RegexValidator(
+    r"^[A-Z0-9][A-Z0-9-]{1,19}$", _("Store codes use capital letters, digits and hyphens, like DEMO-001.")
+)
 
 
 def validate_credit_code(value: str) -> None:
@@ -84,7 +99,7 @@ class Store(ConcurrentTransitionMixin, models.Model):
         FRANCHISE = "franchise", _("franchise store (专营店)")
         ORDINARY = "ordinary", _("ordinary store (普通店)")
 
-    code = models.CharField(_("store code"), max_length=20, unique=True)
+    code = models.CharField(_("store code"), max_length=20, unique=True, validators=[store_code_validator])
     name = models.CharField(_("name"), max_length=100)
     entity = models.ForeignKey(
         Entity, on_delete=models.PROTECT, related_name="stores", verbose_name=_("entity")
@@ -110,7 +125,9 @@ class Store(ConcurrentTransitionMixin, models.Model):
             "The categories the store may list in; the deposit is the highest of their base deposits."
         ),
     )
-    time_zone = models.CharField(_("time zone"), max_length=40, default="Asia/Shanghai")
+    time_zone = models.CharField(
+        _("time zone"), max_length=40, default="Asia/Shanghai", validators=[validate_time_zone]
+    )
     opened_on = models.DateField(_("opened on"), null=True, blank=True)
     status = FSMField(
         _("status"),

@@ -183,3 +183,33 @@ def test_status_cannot_be_assigned_directly():
     store = StoreFactory()
     with pytest.raises(AttributeError):
         store.status = StoreStatus.CLEARED_OUT
+
+
+@pytest.mark.parametrize(
+    "code, time_zone, message",
+    [
+        (
+            "bad/code",
+            "Asia/Shanghai",
+            "code: Store codes use capital letters, digits and hyphens, like DEMO-001.",
+        ),
+        (
+            "GOOD-1",
+            "Mars/Olympus",
+            "time_zone: Unknown time zone Mars/Olympus; use a name like Asia/Shanghai.",
+        ),
+    ],
+)
+def test_store_code_and_time_zone_are_validated(code, time_zone, message):
+    entity = EntityFactory()
+    with pytest.raises(AdmissionRefused) as refused:
+        store_apply(
+            entity=entity,
+            code=code,
+            name="x",
+            store_type="ordinary",
+            main_category=category("general"),
+            time_zone=time_zone,
+        )
+    assert refused.value.messages == [message]
+    assert not Store.objects.filter(entity=entity).exists()

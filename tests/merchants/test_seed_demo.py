@@ -19,9 +19,9 @@ def snapshot():
 
 
 def test_seed_demo_is_idempotent_and_the_logins_work(capsys):
-    call_command("seed_demo")
+    call_command("seed_demo", force=True)
     first = snapshot()
-    call_command("seed_demo")
+    call_command("seed_demo", force=True)
     assert snapshot() == first
     assert "demo-pass-2026" in capsys.readouterr().out
 
@@ -55,3 +55,11 @@ def test_seed_demo_is_idempotent_and_the_logins_work(capsys):
     for username in ("demo-reviewer", "demo-inspector", "demo-finance", "admin"):
         staff = client_for(username)
         assert staff.get("/admin/").status_code == 200, username
+
+
+def test_seed_demo_refuses_without_debug():
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="only with DEBUG=1"):
+        call_command("seed_demo")
+    assert not Store.objects.exists()

@@ -3,9 +3,10 @@
 from datetime import timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
@@ -83,7 +84,18 @@ BEAUTY = [
 class Command(BaseCommand):
     help = "Create the demo users, entities, stores, deposits and listings (idempotent)."
 
-    def handle(self, *args, **options):
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="seed even with DEBUG off (it creates a superuser with a known password)",
+        )
+
+    def handle(self, *args, force=False, **options):
+        if not settings.DEBUG and not force:
+            raise CommandError(
+                "seed_demo creates users with a published password; it runs only with DEBUG=1 (or --force)."
+            )
         with transaction.atomic():
             self._seed()
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
