@@ -753,18 +753,21 @@ def listing_write_problems(
 def _store_listing_block_reason(store: Store) -> str | None:
     if store.status != StoreStatus.ACTIVE:
         return _("The store is %(status)s and may not list goods.") % {"status": store.get_status_display()}
+    # The block that lasts longest decides when listing is possible again (no end date: until lifted).
     block = (
         Sanction.objects.live()
         .filter(store=store, kind=Sanction.Kind.LISTING_BLOCK)
-        .order_by("ends_at")
+        .order_by(F("ends_at").desc(nulls_first=True))
         .first()
     )
     if block:
-        until = timezone.localtime(block.ends_at).strftime("%Y-%m-%d %H:%M") if block.ends_at else _("lifted")
-        return _("New listings are blocked until %(until)s: %(reason)s") % {
-            "until": until,
-            "reason": block.reason,
-        }
+        reason = _(block.reason)  # system reasons are stored untranslated
+        if block.ends_at is None:
+            return _("New listings are blocked until the restriction is lifted: %(reason)s") % {
+                "reason": reason
+            }
+        until = timezone.localtime(block.ends_at).strftime("%Y-%m-%d %H:%M")
+        return _("New listings are blocked until %(until)s: %(reason)s") % {"until": until, "reason": reason}
     return None
 
 

@@ -3,7 +3,7 @@ from datetime import date, timedelta
 import pytest
 from django.utils import timezone
 
-from merchants.errors import ActionForbidden, AdmissionRefused, TransitionRefused
+from merchants.errors import ActionForbidden, AdmissionRefused, DomainError, TransitionRefused
 from merchants.models import Entity, Sanction, Store, StoreEvent, StoreStatus
 from merchants.services import (
     sanction_expiry_check,
@@ -91,15 +91,25 @@ def test_voluntarily_exited_entity_waits_six_months():
 
 @pytest.mark.parametrize("days_left", [-1, 0, 15])
 def test_expired_or_soon_expiring_licence_is_refused(days_left):
-    entity = EntityFactory(licence_expires_on=timezone.localdate() + timedelta(days=days_left))
-    with pytest.raises(AdmissionRefused):
+    expires = timezone.localdate() + timedelta(days=days_left)
+    entity = EntityFactory(licence_expires_on=expires)
+    with pytest.raises(AdmissionRefused) as refused:
         apply(entity)
+    expected = (
+        f"The business licence expired on {expires.isoformat()}."
+        if days_left < 0
+        else f"The business licence expires on {expires.isoformat()}; it must be valid for more than 15 more days."
+    )
+    assert refused.value.messages == [expected]
     assert not Store.objects.filter(entity=entity).exists()
 
 
 def test_natural_person_is_refused():
-    with pytest.raises(AdmissionRefused):
+    with pytest.raises(AdmissionRefused) as refused:
         apply(EntityFactory(kind=Entity.Kind.NATURAL_PERSON))
+    assert refused.value.messages == [
+        "Natural persons may no longer open stores; apply as an enterprise or an individual business."
+    ]
 
 
 def test_approval_opens_the_store_and_records_the_decision(staff_user):
@@ -146,7 +156,7 @@ def test_approval_needs_the_review_permission(staff_user):
 def test_rejection_needs_a_reason_and_is_recorded(staff_user):
     reviewer = staff_user("compliance reviewer")
     store = apply(EntityFactory())
-    with pytest.raises(Exception, match="reason"):
+    with pytest.raises(DomainError, match="^Give the applicant a reason for the rejection.$"):
         store_reject(store=store, actor=reviewer, reason=" ")
     store_reject(store=store, actor=reviewer, reason="Licence photo unreadable")
     store.refresh_from_db()

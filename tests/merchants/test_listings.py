@@ -137,8 +137,14 @@ def test_deposit_shortfall_past_grace_blocks_listing(store):
 
     deposit_position_refresh(store=store, now=timezone.now() - timedelta(hours=49))
     deposit_shortfall_check()
-    with pytest.raises(ListingRefused):
+    store.refresh_from_db()
+    assert (store.can_list, store.can_take_orders, store.can_withdraw) == (False, False, False)
+    with pytest.raises(ListingRefused) as refused:
         listing_create(store=store, data=data())
+    assert refused.value.messages == [
+        "New listings are blocked until the restriction is lifted: Deposit still short after the grace period"
+    ]
+    assert not Listing.objects.exists()
 
 
 def test_delist_and_relist_round_trip_with_events(funded_store):

@@ -1,7 +1,10 @@
+from datetime import timedelta
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.test import Client
+from django.utils import timezone
 
 from merchants.models import DepositEntry, Listing, Sanction, Store, StoreEvent
 
@@ -34,7 +37,20 @@ def test_seed_demo_is_idempotent_and_the_logins_work(capsys):
         "DEMO-005": "pending_review",
         "DEMO-006": "pending_review",
     }
-    assert 45 <= Listing.objects.count() <= 70
+    assert Listing.objects.count() == 58
+    stores = {s.code: s for s in Store.objects.all()}
+    assert [
+        (s.can_list, s.can_take_orders, s.can_withdraw) for s in (stores["DEMO-001"], stores["DEMO-002"])
+    ] == [
+        (True, True, True),
+        (True, True, False),  # short for 20 hours: withdrawals held, restriction still to come
+    ]
+    assert (stores["DEMO-003"].can_list, stores["DEMO-003"].can_take_orders) == (False, False)
+    assert stores["DEMO-002"].opened_on >= timezone.localdate() - timedelta(days=30)
+    assert set(Listing.objects.filter(status="rejected").values_list("sku", flat=True)) == {
+        "HOME-900",
+        "HOME-901",
+    }
 
     def client_for(username):
         user = get_user_model().objects.get(username=username)

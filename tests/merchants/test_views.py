@@ -84,8 +84,11 @@ def test_customer_service_reads_listings_but_cannot_change_or_see_the_deposit(cl
         },
     )
     assert response.status_code == 403
-    listing.refresh_from_db()
-    assert (listing.status, listing.title) != (ListingStatus.DELISTED, "Changed")
+    assert (Listing.objects.get(pk=listing.pk).status, Listing.objects.get(pk=listing.pk).title) == (
+        ListingStatus.LIVE,
+        listing.title,
+    )
+    assert not listing.events.exists()
     dashboard = client.get(reverse("dashboard", args=[funded_store.code])).content.decode()
     assert "¥2,000.00" not in dashboard
 
