@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -691,7 +692,7 @@ class ListingCheckContext:
             authorisations={a.brand_id: a for a in BrandAuthorisation.objects.filter(store=store)},
             max_dispatch_hours=rule_int("max_promised_dispatch_hours"),
             screening=screening_rules(),
-            today=today or timezone.localdate(),
+            today=today or timezone.localdate(timezone=ZoneInfo(store.time_zone)),
         )
 
 
@@ -771,6 +772,19 @@ def _store_listing_block_reason(store: Store) -> str | None:
     return None
 
 
+def _listing_save(listing: Listing) -> None:
+    try:
+        with transaction.atomic():
+            listing.save()
+    except IntegrityError as exc:
+        # Another request took the SKU between our check and this write.
+        raise ListingRefused(
+            field_errors={
+                "sku": [_("The store already has a listing with SKU %(sku)s.") % {"sku": listing.sku}]
+            }
+        ) from exc
+
+
 def _listing_full_clean(listing: Listing) -> None:
     try:
         listing.full_clean(exclude=["store", "status"])
@@ -818,7 +832,7 @@ def listing_create(*, store: Store, data: ListingData, actor=None) -> Listing:
         listing.fail_screening(hits=_hits_payload(hits))
     else:
         listing.pass_screening()
-    listing.save()
+    _listing_save(listing)
     _listing_event(
         listing,
         "created",
@@ -868,7 +882,7 @@ def listing_update(*, listing: Listing, data: ListingData, actor=None) -> Listin
         else:
             listing.pass_screening()
     listing.updated_at = timezone.now()
-    listing.save()
+    _listing_save(listing)
     _listing_event(
         listing, "edited", actor=actor, before=before, data={"screening_hits": listing.screening_hits}
     )
