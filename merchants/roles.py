@@ -7,11 +7,31 @@ VIEW_LISTINGS = "view_listings"
 MANAGE_LISTINGS = "manage_listings"
 VIEW_DEPOSIT = "view_deposit"
 MANAGE_STORE = "manage_store"  # the store itself: voluntary exit, members
+VIEW_ORDERS = "view_orders"
+MANAGE_ORDERS = "manage_orders"  # ship, cancel, bulk-ship, export
+REVEAL_BUYER_DATA = "reveal_buyer_data"
 
 ROLE_CAPABILITIES = {
-    "owner": {VIEW_STORE, VIEW_LISTINGS, MANAGE_LISTINGS, VIEW_DEPOSIT, MANAGE_STORE},
-    "operator": {VIEW_STORE, VIEW_LISTINGS, MANAGE_LISTINGS, VIEW_DEPOSIT},
-    "customer_service": {VIEW_STORE, VIEW_LISTINGS},
+    "owner": {
+        VIEW_STORE,
+        VIEW_LISTINGS,
+        MANAGE_LISTINGS,
+        VIEW_DEPOSIT,
+        MANAGE_STORE,
+        VIEW_ORDERS,
+        MANAGE_ORDERS,
+        REVEAL_BUYER_DATA,
+    },
+    "operator": {
+        VIEW_STORE,
+        VIEW_LISTINGS,
+        MANAGE_LISTINGS,
+        VIEW_DEPOSIT,
+        VIEW_ORDERS,
+        MANAGE_ORDERS,
+        REVEAL_BUYER_DATA,
+    },
+    "customer_service": {VIEW_STORE, VIEW_LISTINGS, VIEW_ORDERS},
 }
 
 CAPABILITY_NAMES = {
@@ -20,6 +40,9 @@ CAPABILITY_NAMES = {
     MANAGE_LISTINGS: _("create and change listings"),
     VIEW_DEPOSIT: _("view the deposit"),
     MANAGE_STORE: _("manage the store itself"),
+    VIEW_ORDERS: _("view orders"),
+    MANAGE_ORDERS: _("ship, cancel and export orders"),
+    REVEAL_BUYER_DATA: _("reveal buyer contact data"),
 }
 
 

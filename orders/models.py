@@ -1,0 +1,260 @@
+"""Orders, lines, carriers, shipments, tracking events and buyer-data reveals."""
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+
+from merchants.models import PromisedDispatch
+from orders.crypto import EncryptedTextField
+
+
+class OrderStatus(models.TextChoices):
+    PAID = "paid", _("awaiting dispatch")
+    SHIPPED = "shipped", _("shipped")
+    DELIVERED = "delivered", _("delivered")
+    COMPLETED = "completed", _("completed")
+    CANCELLED = "cancelled", _("cancelled")
+    REFUNDED = "refunded", _("refunded")
+
+
+class Fulfilment(models.TextChoices):
+    SELLER = "seller", _("seller-shipped")
+    PLATFORM = "platform", _("platform-shipped")
+
+
+class Carrier(models.Model):
+    code = models.SlugField(_("code"), max_length=20, unique=True)
+    name = models.CharField(_("name"), max_length=60)
+    name_zh = models.CharField(_("Chinese name"), max_length=60, blank=True)
+    tracking_pattern = models.CharField(
+        _("tracking number pattern"),
+        max_length=200,
+        help_text=_("A regular expression the whole number must match."),
+    )
+    tracking_example = models.CharField(_("example tracking number"), max_length=40, blank=True)
+    is_cross_border = models.BooleanField(_("cross-border"), default=False)
+    webhook_secret = models.CharField(
+        _("webhook secret"),
+        max_length=128,
+        help_text=_("HMAC-SHA256 key the carrier signs its tracking calls with."),
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["is_cross_border", "code"]
+        verbose_name = _("carrier")
+        verbose_name_plural = _("carriers")
+
+    def __str__(self):
+        return self.name
+
+
+class Order(ConcurrentTransitionMixin, models.Model):
+    store = models.ForeignKey(
+        "merchants.Store", on_delete=models.PROTECT, related_name="orders", verbose_name=_("store")
+    )
+    order_no = models.CharField(_("order number"), max_length=40)
+    status = FSMField(
+        _("status"), max_length=20, choices=OrderStatus.choices, default=OrderStatus.PAID, protected=True
+    )
+    fulfilment = models.CharField(
+        _("fulfilment"), max_length=10, choices=Fulfilment.choices, default=Fulfilment.SELLER
+    )
+    is_advertising = models.BooleanField(_("advertising order"), default=False)
+    amount_paid = models.DecimalField(
+        _("amount paid (CNY)"), max_digits=12, decimal_places=2, validators=[MinValueValidator(0)]
+    )
+    service_fee = models.DecimalField(_("technical service fee"), max_digits=12, decimal_places=2, default=0)
+    paid_at = models.DateTimeField(_("paid"))
+    dispatch_deadline = models.DateTimeField(_("dispatch deadline"))
+    dispatched_at = models.DateTimeField(
+        _("dispatched"),
+        null=True,
+        blank=True,
+        help_text=_("The carrier's first pickup scan, or the ship action."),
+    )
+    delivered_at = models.DateTimeField(_("delivered"), null=True, blank=True)
+    completed_at = models.DateTimeField(_("receipt confirmed"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("cancelled or refunded"), null=True, blank=True)
+    recipient_name = EncryptedTextField(_("recipient"))
+    recipient_phone = EncryptedTextField(_("recipient phone"))
+    recipient_region = EncryptedTextField(_("province, city, district"))
+    recipient_address = EncryptedTextField(_("street address"))
+    address_digest = models.CharField(
+        max_length=64, editable=False, help_text="keyed digest of the full address"
+    )
+    buyer_message = models.CharField(_("buyer message"), max_length=500, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-paid_at", "-id"]
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
+        permissions = [("reveal_buyer_data", _("Can reveal buyer contact data"))]
+        constraints = [
+            models.UniqueConstraint(fields=["store", "order_no"], name="order_store_order_no_unique"),
+            models.CheckConstraint(condition=Q(amount_paid__gte=0), name="order_amount_not_negative"),
+        ]
+        indexes = [
+            models.Index(fields=["store", "-paid_at", "-id"], name="order_store_paid"),
+            models.Index(fields=["store", "status", "dispatch_deadline"], name="order_store_status_deadline"),
+            models.Index(fields=["status", "dispatch_deadline"], name="order_status_deadline"),
+            models.Index(fields=["-paid_at", "-id"], name="order_paid"),
+        ]
+
+    def __str__(self):
+        return self.order_no
+
+    @transition(field=status, source=OrderStatus.PAID, target=OrderStatus.SHIPPED)
+    def ship(self, *, at):
+        self.dispatched_at = self.dispatched_at or at
+
+    @transition(field=status, source=OrderStatus.SHIPPED, target=OrderStatus.DELIVERED)
+    def deliver(self, *, at):
+        self.delivered_at = at
+
+    @transition(field=status, source=OrderStatus.DELIVERED, target=OrderStatus.COMPLETED)
+    def complete(self, *, at):
+        self.completed_at = at
+
+    @transition(field=status, source=OrderStatus.PAID, target=OrderStatus.CANCELLED)
+    def cancel(self, *, at):
+        self.closed_at = at
+
+    @transition(
+        field=status, source=[OrderStatus.SHIPPED, OrderStatus.DELIVERED], target=OrderStatus.REFUNDED
+    )
+    def refund(self, *, at):
+        self.closed_at = at
+
+
+class OrderLine(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines", verbose_name=_("order"))
+    listing = models.ForeignKey(
+        "merchants.Listing", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    sku = models.CharField(_("SKU"), max_length=64)
+    title = models.CharField(_("title"), max_length=200)
+    quantity = models.PositiveIntegerField(_("quantity"))
+    unit_price = models.DecimalField(_("unit price"), max_digits=12, decimal_places=2)
+    promised_dispatch = models.CharField(
+        _("promised dispatch"), max_length=10, choices=PromisedDispatch.choices
+    )
+    service_fee_rate = models.DecimalField(_("fee rate"), max_digits=5, decimal_places=4, default=0)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("order line")
+        verbose_name_plural = _("order lines")
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="order_line_quantity_positive")
+        ]
+
+    def __str__(self):
+        return f"{self.sku} × {self.quantity}"
+
+    @property
+    def subtotal(self):
+        return self.unit_price * self.quantity
+
+
+class OrderEvent(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events", verbose_name=_("order"))
+    kind = models.CharField(_("event"), max_length=40)
+    from_status = models.CharField(_("from"), max_length=20, blank=True)
+    to_status = models.CharField(_("to"), max_length=20, blank=True)
+    reason = models.TextField(_("reason"), blank=True)
+    data = models.JSONField(_("details"), default=dict, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("when"), default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("order event")
+        verbose_name_plural = _("order events")
+        indexes = [models.Index(fields=["order", "created_at"], name="order_event_time")]
+
+    def __str__(self):
+        return f"{self.order_id} {self.kind}"
+
+
+class Shipment(models.Model):
+    order = models.OneToOneField(
+        Order, on_delete=models.CASCADE, related_name="shipment", verbose_name=_("order")
+    )
+    carrier = models.ForeignKey(
+        Carrier, on_delete=models.PROTECT, related_name="shipments", verbose_name=_("carrier")
+    )
+    tracking_no = models.CharField(_("tracking number"), max_length=40)
+    address_digest = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(_("tracking uploaded"), default=timezone.now)
+    first_pickup_at = models.DateTimeField(_("first pickup scan"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("shipment")
+        verbose_name_plural = _("shipments")
+        indexes = [
+            models.Index(fields=["carrier", "tracking_no"], name="shipment_tracking"),
+            models.Index(fields=["tracking_no"], name="shipment_tracking_no"),
+        ]
+
+    def __str__(self):
+        return f"{self.carrier.code} {self.tracking_no}"
+
+
+class TrackingEvent(models.Model):
+    class Kind(models.TextChoices):
+        PICKUP = "pickup", _("picked up")
+        SORTING = "sorting", _("sorting")
+        IN_TRANSIT = "in_transit", _("in transit")
+        DELIVERED = "delivered", _("delivered")
+
+    shipment = models.ForeignKey(
+        Shipment, on_delete=models.CASCADE, related_name="events", verbose_name=_("shipment")
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    occurred_at = models.DateTimeField(_("when"))
+    location = models.CharField(_("where"), max_length=100, blank=True)
+    description = models.CharField(_("description"), max_length=300, blank=True)
+    source = models.CharField(_("source"), max_length=20, default="webhook")
+    received_at = models.DateTimeField(_("received"), default=timezone.now)
+
+    class Meta:
+        ordering = ["occurred_at", "id"]
+        verbose_name = _("tracking event")
+        verbose_name_plural = _("tracking events")
+        constraints = [
+            # The same scan delivered twice (retries, a CSV uploaded again) is stored once.
+            models.UniqueConstraint(fields=["shipment", "kind", "occurred_at"], name="tracking_event_once"),
+        ]
+
+    def __str__(self):
+        return f"{self.shipment_id} {self.kind} {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class BuyerDataReveal(models.Model):
+    """Who saw which order's buyer data in clear, and when."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="reveals")
+    purpose = models.CharField(_("purpose"), max_length=40, default="fulfilment")
+    created_at = models.DateTimeField(_("when"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("buyer data reveal")
+        verbose_name_plural = _("buyer data reveals")
+        indexes = [models.Index(fields=["user", "-created_at"], name="reveal_user_time")]
+
+    def __str__(self):
+        return f"{self.user} revealed {self.order_id}"

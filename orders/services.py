@@ -1,0 +1,421 @@
+"""Writes and workflows of orders: creation, shipping, tracking, cancellation, receipt, buyer-data reveals."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_fsm import can_proceed
+
+from merchants.errors import ActionForbidden, DomainError, TransitionRefused
+from merchants.models import Listing, Membership, Store
+from merchants.roles import MANAGE_ORDERS, REVEAL_BUYER_DATA, role_can
+from merchants.selectors import rule_decimals, rule_int
+from orders.crypto import digest
+from orders.models import (
+    BuyerDataReveal,
+    Carrier,
+    Fulfilment,
+    Order,
+    OrderEvent,
+    OrderLine,
+    OrderStatus,
+    Shipment,
+    TrackingEvent,
+)
+from orders.rules import FeeLine, order_dispatch_deadline, service_fee
+
+
+class OrderRefused(DomainError):
+    """An order action the rules refuse; `field_errors` maps form fields to messages."""
+
+    def __init__(self, *messages: str, field_errors: dict[str, list[str]] | None = None):
+        self.field_errors = field_errors or {}
+        super().__init__(*messages, *[m for ms in self.field_errors.values() for m in ms])
+
+
+def _require_order_capability(actor, store: Store, capability: str) -> None:
+    """Sellers need the role; staff need the matching model permission; the engine (None) passes."""
+    if actor is None:
+        return
+    if actor.is_staff and actor.has_perm("orders.change_order"):
+        return
+    role = Membership.objects.filter(user=actor, store=store).values_list("role", flat=True).first()
+    if role is None or not role_can(role, capability):
+        raise ActionForbidden(_("Your role on this store does not allow this action."))
+
+
+def _event(order: Order, kind: str, *, actor=None, before="", reason="", data=None, at=None) -> OrderEvent:
+    return OrderEvent.objects.create(
+        order=order,
+        kind=kind,
+        actor=actor,
+        from_status=before,
+        to_status=order.status,
+        reason=reason or "",
+        data=data or {},
+        created_at=at or timezone.now(),
+    )
+
+
+# --- Creation -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LineData:
+    sku: str
+    title: str
+    quantity: int
+    unit_price: Decimal
+    promised_dispatch: str
+    listing: Listing | None = None
+    service_fee_rate: Decimal | None = None  # defaults to the listing's category rate
+
+
+@dataclass(frozen=True)
+class RecipientData:
+    name: str
+    phone: str
+    region: str  # province, city, district
+    address: str  # street, building, room
+
+
+def order_create(
+    *,
+    store: Store,
+    order_no: str,
+    paid_at: datetime,
+    amount_paid: Decimal,
+    lines: list[LineData],
+    recipient: RecipientData,
+    is_advertising: bool = False,
+    fulfilment: str = Fulfilment.SELLER,
+    buyer_message: str = "",
+    actor=None,
+    check_store: bool = True,
+) -> Order:
+    """Record a paid order: its dispatch deadline (the shortest promise) and its technical service fee."""
+    if check_store and not store.can_take_orders:
+        raise OrderRefused(_("The store may not take new orders at the moment."))
+    if not lines:
+        raise OrderRefused(_("An order needs at least one line."))
+    if any(line.quantity <= 0 for line in lines):
+        raise OrderRefused(_("Every line needs a quantity of at least 1."))
+    params = rule_decimals("same_day_cutoff_hour", "new_store_fee_days", "new_store_fee_rate")
+    zone = ZoneInfo(store.time_zone)
+    deadline = order_dispatch_deadline(
+        paid_at=paid_at,
+        promises=[line.promised_dispatch for line in lines],
+        zone=zone,
+        same_day_cutoff_hour=int(params["same_day_cutoff_hour"]),
+    )
+    rates = [
+        line.service_fee_rate
+        if line.service_fee_rate is not None
+        else (
+            line.listing.category.service_fee_rate if line.listing else store.main_category.service_fee_rate
+        )
+        for line in lines
+    ]
+    store_age_days = (paid_at.astimezone(zone).date() - store.opened_on).days if store.opened_on else None
+    fee = service_fee(
+        amount_paid=amount_paid,
+        lines=[
+            FeeLine(subtotal=line.unit_price * line.quantity, rate=rate)
+            for line, rate in zip(lines, rates, strict=True)
+        ],
+        is_advertising=is_advertising,
+        store_age_days=store_age_days,
+        new_store_days=int(params["new_store_fee_days"]),
+        new_store_rate=params["new_store_fee_rate"],
+    )
+    full_address = f"{recipient.region} {recipient.address}"
+    with transaction.atomic():
+        order = Order(
+            store=store,
+            order_no=order_no,
+            paid_at=paid_at,
+            dispatch_deadline=deadline,
+            amount_paid=amount_paid,
+            service_fee=fee,
+            is_advertising=is_advertising,
+            fulfilment=fulfilment,
+            recipient_name=recipient.name,
+            recipient_phone=recipient.phone,
+            recipient_region=recipient.region,
+            recipient_address=recipient.address,
+            address_digest=digest(full_address),
+            buyer_message=buyer_message[:500],
+        )
+        try:
+            with transaction.atomic():
+                order.save()
+        except IntegrityError as exc:
+            raise OrderRefused(
+                _("The store already has an order %(order_no)s.") % {"order_no": order_no}
+            ) from exc
+        OrderLine.objects.bulk_create(
+            OrderLine(
+                order=order,
+                listing=line.listing,
+                sku=line.sku,
+                title=line.title,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                promised_dispatch=line.promised_dispatch,
+                service_fee_rate=rate,
+            )
+            for line, rate in zip(lines, rates, strict=True)
+        )
+        _event(
+            order, "paid", actor=actor, data={"deadline": deadline.isoformat(), "fee": str(fee)}, at=paid_at
+        )
+    return order
+
+
+# --- Shipping and tracking ------------------------------------------------------------------------
+
+
+def normalise_tracking_no(value: str) -> str:
+    return re.sub(r"[\s-]+", "", value or "").upper()
+
+
+def tracking_problem(*, carrier: Carrier, tracking_no: str) -> str | None:
+    if not tracking_no:
+        return _("Enter the tracking number.")
+    if not re.fullmatch(carrier.tracking_pattern, tracking_no):
+        example = f" (e.g. {carrier.tracking_example})" if carrier.tracking_example else ""
+        return _("%(number)s is not a %(carrier)s tracking number%(example)s.") % {
+            "number": tracking_no,
+            "carrier": carrier.name,
+            "example": example,
+        }
+    return None
+
+
+@transaction.atomic
+def order_ship(
+    *, order: Order, carrier: Carrier, tracking_no: str, actor=None, now: datetime | None = None
+) -> Order:
+    """Ship a paid order with a carrier and tracking number, after every check the rules ask for."""
+    now = now or timezone.now()
+    order = Order.objects.select_for_update().select_related("store").get(pk=order.pk)
+    _require_order_capability(actor, order.store, MANAGE_ORDERS)
+    if order.status != OrderStatus.PAID:
+        raise TransitionRefused(
+            _("Order %(order_no)s is %(status)s; only an order awaiting dispatch can be shipped.")
+            % {"order_no": order.order_no, "status": order.get_status_display()}
+        )
+    if order.fulfilment == Fulfilment.PLATFORM and (actor is None or not actor.is_staff):
+        raise OrderRefused(_("This order is shipped by the platform's warehouse, not by the store."))
+    if not order.store.can_take_orders:
+        raise OrderRefused(_("The store may not take orders at the moment, so it cannot ship them either."))
+    if not carrier.is_active:
+        raise OrderRefused(
+            field_errors={"carrier": [_("%(carrier)s is not accepted at the moment.") % {"carrier": carrier}]}
+        )
+    tracking_no = normalise_tracking_no(tracking_no)
+    problem = tracking_problem(carrier=carrier, tracking_no=tracking_no)
+    if problem:
+        raise OrderRefused(field_errors={"tracking_no": [problem]})
+    reused = (
+        Shipment.objects.filter(carrier=carrier, tracking_no=tracking_no)
+        .exclude(order=order)
+        .exclude(address_digest=order.address_digest)
+        .select_related("order")
+        .first()
+    )
+    if reused:
+        raise OrderRefused(
+            field_errors={
+                "tracking_no": [
+                    _(
+                        "%(number)s was already used for another order to a different address; "
+                        "a waybill cannot be reused."
+                    )
+                    % {"number": tracking_no}
+                ]
+            }
+        )
+    Shipment.objects.create(
+        order=order,
+        carrier=carrier,
+        tracking_no=tracking_no,
+        address_digest=order.address_digest,
+        created_at=now,
+        created_by=actor,
+    )
+    order.ship(at=now)
+    order.save(update_fields=["status", "dispatched_at"])
+    _event(
+        order,
+        "shipped",
+        actor=actor,
+        before=OrderStatus.PAID,
+        data={"carrier": carrier.code, "tracking_no": tracking_no},
+        at=now,
+    )
+    return order
+
+
+@transaction.atomic
+def tracking_event_record(
+    *,
+    shipment: Shipment,
+    kind: str,
+    occurred_at: datetime,
+    location: str = "",
+    description: str = "",
+    source: str = "webhook",
+) -> tuple[TrackingEvent, bool]:
+    """Store one carrier scan once. The first pickup scan is the dispatch time; a delivery scan delivers."""
+    if kind not in TrackingEvent.Kind.values:
+        raise DomainError(_("Unknown tracking event kind %(kind)s.") % {"kind": kind})
+    shipment = Shipment.objects.select_for_update().get(pk=shipment.pk)
+    event, created = TrackingEvent.objects.get_or_create(
+        shipment=shipment,
+        kind=kind,
+        occurred_at=occurred_at,
+        defaults={"location": location[:100], "description": description[:300], "source": source},
+    )
+    if not created:
+        return event, False
+    order = Order.objects.select_for_update().get(pk=shipment.order_id)
+    if kind == TrackingEvent.Kind.PICKUP and (
+        shipment.first_pickup_at is None or occurred_at < shipment.first_pickup_at
+    ):
+        shipment.first_pickup_at = occurred_at
+        shipment.save(update_fields=["first_pickup_at"])
+        order.dispatched_at = occurred_at
+        order.save(update_fields=["dispatched_at"])
+        _event(order, "picked_up", before=order.status, data={"at": occurred_at.isoformat()}, at=occurred_at)
+    elif kind == TrackingEvent.Kind.DELIVERED and can_proceed(order.deliver):
+        order.deliver(at=occurred_at)
+        order.save(update_fields=["status", "delivered_at"])
+        _event(order, "delivered", before=OrderStatus.SHIPPED, at=occurred_at)
+    return event, True
+
+
+# --- Cancellation, refund, receipt ----------------------------------------------------------------
+
+
+@transaction.atomic
+def order_cancel(*, order: Order, actor=None, reason: str, now: datetime | None = None) -> Order:
+    """Cancel an order before dispatch; the buyer is refunded in full."""
+    now = now or timezone.now()
+    order = Order.objects.select_for_update().select_related("store").get(pk=order.pk)
+    _require_order_capability(actor, order.store, MANAGE_ORDERS)
+    if not reason.strip():
+        raise OrderRefused(field_errors={"reason": [_("Tell the buyer why the order is cancelled.")]})
+    if not can_proceed(order.cancel):
+        raise TransitionRefused(
+            _("Order %(order_no)s is %(status)s; only an order awaiting dispatch can be cancelled.")
+            % {"order_no": order.order_no, "status": order.get_status_display()}
+        )
+    order.cancel(at=now)
+    order.save(update_fields=["status", "closed_at"])
+    _event(
+        order,
+        "cancelled",
+        actor=actor,
+        before=OrderStatus.PAID,
+        reason=reason,
+        data={"refunded": str(order.amount_paid)},
+        at=now,
+    )
+    return order
+
+
+@transaction.atomic
+def order_refund(*, order: Order, actor=None, reason: str, now: datetime | None = None) -> Order:
+    """Refund a shipped or delivered order (after-sales)."""
+    now = now or timezone.now()
+    order = Order.objects.select_for_update().select_related("store").get(pk=order.pk)
+    _require_order_capability(actor, order.store, MANAGE_ORDERS)
+    if not can_proceed(order.refund):
+        raise TransitionRefused(
+            _("Order %(order_no)s is %(status)s and cannot be refunded.")
+            % {"order_no": order.order_no, "status": order.get_status_display()}
+        )
+    before = order.status
+    order.refund(at=now)
+    order.save(update_fields=["status", "closed_at"])
+    _event(
+        order,
+        "refunded",
+        actor=actor,
+        before=before,
+        reason=reason,
+        data={"refunded": str(order.amount_paid)},
+        at=now,
+    )
+    return order
+
+
+@transaction.atomic
+def order_confirm_receipt(*, order: Order, now: datetime | None = None) -> Order:
+    """The buyer confirmed receipt (or the platform did on their behalf)."""
+    now = now or timezone.now()
+    order = Order.objects.select_for_update().get(pk=order.pk)
+    if not can_proceed(order.complete):
+        raise TransitionRefused(
+            _("Order %(order_no)s is %(status)s; only a delivered order can be completed.")
+            % {"order_no": order.order_no, "status": order.get_status_display()}
+        )
+    order.complete(at=now)
+    order.save(update_fields=["status", "completed_at"])
+    release_days = rule_int("settlement_release_days")
+    _event(
+        order,
+        "completed",
+        before=OrderStatus.DELIVERED,
+        data={"settlement_available_at": (now + timedelta(days=release_days)).isoformat()},
+        at=now,
+    )
+    return order
+
+
+# --- Buyer data -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RevealedRecipient:
+    name: str
+    phone: str
+    region: str
+    address: str
+
+
+@transaction.atomic
+def buyer_data_reveal(*, order: Order, user, now: datetime | None = None) -> RevealedRecipient:
+    """Show one order's recipient in clear to an owner or operator, logged, at most N per user per hour."""
+    now = now or timezone.now()
+    role = (
+        Membership.objects.filter(user=user, store_id=order.store_id).values_list("role", flat=True).first()
+    )
+    if role is None or not role_can(role, REVEAL_BUYER_DATA):
+        raise ActionForbidden(_("Your role may not reveal buyer contact data."))
+    # Lock the user row so two reveals at once cannot both slip under the limit.
+    get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+    limit = rule_int("reveal_limit_per_hour")
+    recent = BuyerDataReveal.objects.filter(user=user, created_at__gt=now - timedelta(hours=1)).count()
+    if recent >= limit:
+        raise DomainError(
+            _("You have revealed %(limit)d recipients in the last hour, the most allowed. Try again later.")
+            % {"limit": limit}
+        )
+    BuyerDataReveal.objects.create(user=user, order=order, created_at=now)
+    _event(order, "buyer_data_revealed", actor=user, before=order.status, at=now)
+    return RevealedRecipient(
+        name=order.recipient_name,
+        phone=order.recipient_phone,
+        region=order.recipient_region,
+        address=order.recipient_address,
+    )

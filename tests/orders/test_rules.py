@@ -1,0 +1,124 @@
+"""Deadline, fee and masking arithmetic: no database."""
+
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from orders.rules import (
+    FeeLine,
+    line_dispatch_deadline,
+    mask_address,
+    mask_name,
+    mask_phone,
+    order_dispatch_deadline,
+    service_fee,
+)
+
+SH = ZoneInfo("Asia/Shanghai")
+UTC = ZoneInfo("UTC")
+
+
+def at(text):
+    return datetime.fromisoformat(text).replace(tzinfo=SH)
+
+
+@pytest.mark.parametrize(
+    "paid, promise, deadline",
+    [
+        ("2026-11-22 10:00", "24h", "2026-11-23 10:00"),
+        ("2026-11-22 23:30", "48h", "2026-11-24 23:30"),
+        ("2026-11-22 10:00", "72h", "2026-11-25 10:00"),
+        ("2026-11-22 15:59", "same_day", "2026-11-23 00:00"),  # before the 16:00 cut-off: today
+        ("2026-11-22 16:00", "same_day", "2026-11-24 00:00"),  # at the cut-off: tomorrow
+        ("2026-11-22 23:59", "same_day", "2026-11-24 00:00"),
+        ("2026-11-22 00:01", "next_day", "2026-11-24 00:00"),
+        ("2026-11-22 23:59", "next_day", "2026-11-24 00:00"),  # across midnight: still the day after payment
+        ("2026-11-23 00:00", "next_day", "2026-11-25 00:00"),
+    ],
+)
+def test_line_deadline_for_each_promise(paid, promise, deadline):
+    assert line_dispatch_deadline(paid_at=at(paid), promise=promise, zone=SH, same_day_cutoff_hour=16) == at(
+        deadline
+    )
+
+
+def test_same_day_is_judged_in_the_stores_time_zone_not_utc():
+    paid_utc = datetime(2026, 11, 22, 7, 30, tzinfo=UTC)  # 15:30 in Shanghai: before the cut-off
+    assert line_dispatch_deadline(
+        paid_at=paid_utc, promise="same_day", zone=SH, same_day_cutoff_hour=16
+    ) == at("2026-11-23 00:00")
+
+
+def test_the_shortest_promise_wins():
+    paid = at("2026-11-22 17:00")
+    assert order_dispatch_deadline(
+        paid_at=paid, promises=["72h", "next_day", "24h"], zone=SH, same_day_cutoff_hour=16
+    ) == at("2026-11-23 17:00")
+    assert order_dispatch_deadline(
+        paid_at=paid, promises=["72h", "next_day"], zone=SH, same_day_cutoff_hour=16
+    ) == at("2026-11-24 00:00")
+
+
+def fee(amount, lines, *, ad=False, age=100):
+    return service_fee(
+        amount_paid=Decimal(amount),
+        lines=lines,
+        is_advertising=ad,
+        store_age_days=age,
+        new_store_days=30,
+        new_store_rate=Decimal("0.01"),
+    )
+
+
+def test_fee_uses_each_lines_category_rate_on_its_share():
+    lines = [FeeLine(Decimal("60"), Decimal("0.05")), FeeLine(Decimal("40"), Decimal("0.02"))]
+    # paid 90 after a discount: 54 × 5% + 36 × 2% = 2.70 + 0.72
+    assert fee("90.00", lines) == Decimal("3.42")
+
+
+def test_new_store_pays_one_percent_on_non_advertising_orders_for_30_days():
+    lines = [FeeLine(Decimal("100"), Decimal("0.05"))]
+    assert fee("100.00", lines, age=0) == Decimal("1.00")
+    assert fee("100.00", lines, age=29) == Decimal("1.00")
+    assert fee("100.00", lines, age=30) == Decimal("5.00")
+    assert fee("100.00", lines, age=10, ad=True) == Decimal("5.00")
+
+
+def test_fee_rounds_half_up_to_the_cent():
+    assert fee("0.50", [FeeLine(Decimal("0.5"), Decimal("0.05"))]) == Decimal("0.03")  # 0.025 → 0.03
+
+
+@given(
+    st.decimals(min_value=0, max_value=100000, places=2), st.decimals(min_value=0, max_value="0.2", places=4)
+)
+def test_fee_never_exceeds_the_rate_times_the_amount(amount, rate):
+    assert fee(str(amount), [FeeLine(Decimal("1"), rate)]) <= (amount * rate + Decimal("0.005"))
+
+
+@pytest.mark.parametrize(
+    "name, masked", [("张三丰", "张**"), ("张三", "张**"), ("Alice Smith", "A**"), ("", "")]
+)
+def test_mask_name(name, masked):
+    assert mask_name(name) == masked
+
+
+@pytest.mark.parametrize(
+    "phone, masked",
+    [
+        ("13812345678", "138****5678"),
+        ("+86 138 1234 5678", "+86 138****5678"),
+        ("138-1234-5678", "138****5678"),
+        ("5551234567", "555***4567"),
+        ("12345", "***45"),
+    ],
+)
+def test_mask_phone(phone, masked):
+    assert mask_phone(phone) == masked
+
+
+def test_mask_address_cuts_after_the_district():
+    assert mask_address(region="浙江省 杭州市 西湖区", detail="文三路 123 号") == "浙江省 杭州市 西湖区 ****"
