@@ -4,5 +4,7 @@ from django.urls import include, path
 urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    path("webhooks/", include("orders.webhook_urls")),
+    path("", include("orders.urls")),
     path("", include("merchants.urls")),
 ]
