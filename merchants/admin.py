@@ -56,9 +56,11 @@ from merchants.models import (
     RuleParameter,
     Sanction,
     ScreeningPattern,
+    SettlementEntry,
     Store,
     StoreEvent,
     StoreStatus,
+    Withdrawal,
 )
 from merchants.resources import ListingExportResource, ListingResource
 from merchants.selectors import deposit_accounts_with_position
@@ -77,6 +79,8 @@ from merchants.services import (
     store_reinstate,
     store_reject,
     store_suspend,
+    withdrawal_approve,
+    withdrawal_reject,
 )
 
 # --- Shared machinery -----------------------------------------------------------------------------
@@ -1519,3 +1523,83 @@ class CompensationRuleAdmin(admin.ModelAdmin):
     list_display = ("kind", "promised_hours_min", "promised_hours_max", "rate", "minimum", "maximum")
     list_filter = ("kind",)
     search_fields = ("kind", "description")
+
+
+# --- Settlement and withdrawals -------------------------------------------------------------------
+
+
+class WithdrawalApproveForm(forms.Form):
+    bank_reference = forms.CharField(
+        label=_("bank reference"), max_length=100, help_text=_("The reference of the payout transfer.")
+    )
+
+
+def _withdrawal_approve(request, withdrawal, data):
+    withdrawal_approve(withdrawal=withdrawal, actor=request.user, bank_reference=data["bank_reference"])
+    messages.success(request, gettext("Withdrawal approved and recorded as paid out."))
+
+
+def _withdrawal_reject(request, withdrawal, data):
+    withdrawal_reject(withdrawal=withdrawal, actor=request.user, reason=data["reason"])
+    messages.success(request, gettext("Withdrawal rejected; the amount is withdrawable again."))
+
+
+WITHDRAWAL_ACTIONS = (
+    ObjectAction(
+        "approve",
+        _("Approve and pay out"),
+        "merchants.decide_withdrawal",
+        WithdrawalApproveForm,
+        _withdrawal_approve,
+        _can("approve"),
+        _("Record the payout. Refused while the store's withdrawals are held or it owes fees."),
+    ),
+    ObjectAction(
+        "reject",
+        _("Reject"),
+        "merchants.decide_withdrawal",
+        ReasonForm,
+        _withdrawal_reject,
+        _can("reject"),
+        _("Refuse the withdrawal; the amount returns to the store's withdrawable balance."),
+    ),
+)
+
+
+@admin.register(Withdrawal)
+class WithdrawalAdmin(ObjectActionsMixin, admin.ModelAdmin):
+    list_display = ("store", "amount", "status", "requested_at", "requested_by", "decided_at", "decided_by")
+    list_filter = ("status",)
+    search_fields = ("store__code", "bank_reference")
+    list_select_related = ("store", "requested_by", "decided_by")
+    date_hierarchy = "requested_at"
+    fields = (
+        "store",
+        "amount",
+        "status",
+        "requested_by",
+        "requested_at",
+        "decided_by",
+        "decided_at",
+        "decision_reason",
+        "bank_reference",
+    )
+    readonly_fields = fields
+    object_actions = WITHDRAWAL_ACTIONS
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(SettlementEntry)
+class SettlementEntryAdmin(LargeTableMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("store", "kind", "amount", "available_at", "reason", "cause_key", "created_at")
+    list_filter = ("kind",)
+    search_fields = ("store__code", "cause_key")
+    list_select_related = ("store",)

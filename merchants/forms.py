@@ -65,3 +65,9 @@ class ListingFilterForm(forms.Form):
 class BulkUploadForm(forms.Form):
     file = forms.FileField(label=_("CSV or XLSX file"))
     dry_run = forms.BooleanField(label=_("Check only, do not save"), required=False)
+
+
+class WithdrawalForm(forms.Form):
+    amount = forms.DecimalField(
+        label=_("Amount (CNY)"), max_digits=14, decimal_places=2, min_value=Decimal("0.01")
+    )

@@ -198,3 +198,86 @@ def deposit_accounts_with_position() -> QuerySet[DepositAccount]:
 
 def live_sanctions(*, store: Store, now=None) -> QuerySet[Sanction]:
     return Sanction.objects.live(now).filter(store=store).order_by(F("ends_at").asc(nulls_last=True))
+
+
+# --- Settlement and withdrawals -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SettlementPosition:
+    available: Decimal  # withdrawable now (negative: fee arrears)
+    pending: Decimal  # earned, not yet withdrawable
+
+    @property
+    def in_arrears(self) -> bool:
+        return self.available < 0
+
+
+def settlement_position(*, store: Store, now=None) -> SettlementPosition:
+    from django.db.models import Case, When
+
+    from merchants.models import SettlementEntry
+
+    now = now or timezone.now()
+    money_field = DecimalField(max_digits=14, decimal_places=2)
+    totals = SettlementEntry.objects.filter(store=store).aggregate(
+        available=Sum(
+            Case(
+                When(available_at__lte=now, then="amount"),
+                default=Value(Decimal("0")),
+                output_field=money_field,
+            )
+        ),
+        pending=Sum(
+            Case(
+                When(available_at__gt=now, then="amount"),
+                default=Value(Decimal("0")),
+                output_field=money_field,
+            )
+        ),
+    )
+    return SettlementPosition(
+        available=money(totals["available"] or 0), pending=money(totals["pending"] or 0)
+    )
+
+
+def withdrawal_refusal(*, store: Store, amount: Decimal | None = None, now=None) -> str | None:
+    """Why the store may not withdraw (this amount) now, in words for the seller; None when it may."""
+    now = now or timezone.now()
+    if store.status not in ("active", "suspended", "exiting"):
+        return _("The store is %(status)s; withdrawals are closed.") % {"status": store.get_status_display()}
+    hold = (
+        Sanction.objects.live(now)
+        .filter(store=store, kind__in=[Sanction.Kind.WITHDRAWAL_HOLD, Sanction.Kind.SETTLEMENT_FREEZE])
+        .order_by(F("ends_at").desc(nulls_first=True))
+        .first()
+    )
+    if hold is not None:
+        until = (
+            timezone.localtime(hold.ends_at).strftime("%Y-%m-%d %H:%M") if hold.ends_at else _("it is lifted")
+        )
+        return _("%(what)s until %(until)s: %(reason)s") % {
+            "what": hold.get_kind_display().capitalize(),
+            "until": until,
+            "reason": _(hold.reason),
+        }
+    position = settlement_position(store=store, now=now)
+    if position.in_arrears:
+        return _("The store owes %(amount)s in platform fees; pay the arrears before withdrawing.") % {
+            "amount": -position.available
+        }
+    if amount is not None and amount > position.available:
+        return _("Only %(available)s is withdrawable now.") % {"available": position.available}
+    return None
+
+
+def withdrawals_for_store(*, store: Store):
+    from merchants.models import Withdrawal
+
+    return Withdrawal.objects.filter(store=store).select_related("requested_by", "decided_by")
+
+
+def settlement_entries_for_store(*, store: Store):
+    from merchants.models import SettlementEntry
+
+    return SettlementEntry.objects.filter(store=store).order_by("-created_at", "-id")

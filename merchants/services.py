@@ -35,9 +35,11 @@ from merchants.models import (
     Membership,
     PromisedDispatch,
     Sanction,
+    SettlementEntry,
     Store,
     StoreEvent,
     StoreStatus,
+    Withdrawal,
 )
 from merchants.roles import MANAGE_LISTINGS, MANAGE_STORE, role_can
 from merchants.rules import (
@@ -55,6 +57,7 @@ from merchants.selectors import (
     rule_decimals,
     rule_int,
     screening_rules,
+    withdrawal_refusal,
 )
 from merchants.spreadsheets import RowError, SheetRow, SpreadsheetError, read_table
 
@@ -1234,3 +1237,108 @@ def _listing_bulk_write(*, store: Store, rows: list[ListingData], actor) -> None
 __all__ = [
     "SpreadsheetError",
 ]
+
+
+# --- Settlement and withdrawals -------------------------------------------------------------------
+
+
+def settlement_record(
+    *, store: Store, kind: str, amount: Decimal, available_at: datetime, cause_key: str, reason: str = ""
+) -> SettlementEntry:
+    """Add one settlement movement, once per cause (higher apps call this: an order's income and fee)."""
+    entry, _created = SettlementEntry.objects.get_or_create(
+        cause_key=cause_key,
+        defaults={
+            "store": store,
+            "kind": kind,
+            "amount": money(amount),
+            "available_at": available_at,
+            "reason": reason,
+        },
+    )
+    return entry
+
+
+@transaction.atomic
+def withdrawal_request(*, store: Store, amount, actor, now: datetime | None = None) -> Withdrawal:
+    """The owner asks to withdraw settled money: refused with the reason during a hold, a freeze, fee arrears,
+    or beyond what is withdrawable. The amount is set aside at once so a second request cannot spend it too."""
+    now = now or timezone.now()
+    _require_store_capability(actor, store, MANAGE_STORE)
+    try:
+        amount = money(amount)
+    except (InvalidOperation, TypeError) as exc:
+        raise DomainError(_("The amount must be a number of yuan, like 1200.00.")) from exc
+    if amount <= 0:
+        raise DomainError(_("The amount must be greater than zero."))
+    store = Store.objects.select_for_update().get(pk=store.pk)
+    refusal = withdrawal_refusal(store=store, amount=amount, now=now)
+    if refusal:
+        raise DomainError(refusal)
+    withdrawal = Withdrawal.objects.create(store=store, amount=amount, requested_by=actor, requested_at=now)
+    settlement_record(
+        store=store,
+        kind=SettlementEntry.Kind.WITHDRAWAL,
+        amount=-amount,
+        available_at=now,
+        cause_key=f"withdrawal:{withdrawal.pk}",
+        reason=gettext_noop("Withdrawal requested"),
+    )
+    _store_event(
+        store, "withdrawal_requested", actor=actor, data={"withdrawal": withdrawal.pk, "amount": str(amount)}
+    )
+    return withdrawal
+
+
+@transaction.atomic
+def withdrawal_approve(
+    *, withdrawal: Withdrawal, actor, bank_reference: str, now: datetime | None = None
+) -> Withdrawal:
+    """Finance pays the withdrawal out; refused while the store's withdrawals are held."""
+    _require_perm(actor, "merchants.decide_withdrawal")
+    now = now or timezone.now()
+    withdrawal = Withdrawal.objects.select_for_update().select_related("store").get(pk=withdrawal.pk)
+    if not can_proceed(withdrawal.approve):
+        raise TransitionRefused(_("This withdrawal was already decided."))
+    if not bank_reference.strip():
+        raise DomainError(_("Enter the bank reference of the payout."))
+    # The amount was set aside at the request; what can still stop the payout is a hold, a freeze or arrears.
+    refusal = withdrawal_refusal(store=withdrawal.store, now=now)
+    if refusal:
+        raise DomainError(refusal)
+    withdrawal.approve(by=actor, at=now, bank_reference=bank_reference.strip()[:100])
+    withdrawal.save(update_fields=["status", "decided_by", "decided_at", "bank_reference"])
+    _store_event(withdrawal.store, "withdrawal_approved", actor=actor, data={"withdrawal": withdrawal.pk})
+    return withdrawal
+
+
+@transaction.atomic
+def withdrawal_reject(
+    *, withdrawal: Withdrawal, actor, reason: str, now: datetime | None = None
+) -> Withdrawal:
+    """Finance refuses the withdrawal; the amount returns to the withdrawable balance."""
+    _require_perm(actor, "merchants.decide_withdrawal")
+    now = now or timezone.now()
+    if not reason.strip():
+        raise DomainError(_("Tell the seller why the withdrawal is rejected."))
+    withdrawal = Withdrawal.objects.select_for_update().select_related("store").get(pk=withdrawal.pk)
+    if not can_proceed(withdrawal.reject):
+        raise TransitionRefused(_("This withdrawal was already decided."))
+    withdrawal.reject(by=actor, at=now, reason=reason.strip()[:300])
+    withdrawal.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
+    settlement_record(
+        store=withdrawal.store,
+        kind=SettlementEntry.Kind.WITHDRAWAL_RETURNED,
+        amount=withdrawal.amount,
+        available_at=now,
+        cause_key=f"withdrawal:{withdrawal.pk}:returned",
+        reason=gettext_noop("Withdrawal rejected: amount returned"),
+    )
+    _store_event(
+        withdrawal.store,
+        "withdrawal_rejected",
+        actor=actor,
+        reason=reason,
+        data={"withdrawal": withdrawal.pk},
+    )
+    return withdrawal

@@ -30,6 +30,13 @@ STAFF_GROUP_PERMISSIONS = {
         "merchants.view_brandauthorisation",
         "merchants.add_brandauthorisation",
         "merchants.change_brandauthorisation",
+        "orders.view_order",
+        "orders.change_order",  # after-sales refunds through the admin action; the form itself is read-only
+        "orders.view_shipment",
+        "orders.view_trackingevent",
+        "orders.view_carrier",
+        "orders.change_carrier",
+        "orders.view_buyerdatareveal",
         *[
             f"merchants.{verb}_{model}"
             for model in (
@@ -43,6 +50,7 @@ STAFF_GROUP_PERMISSIONS = {
         ],
     ],
     QUALITY_INSPECTOR: [
+        "orders.view_order",
         "merchants.remove_listing",
         "merchants.view_listing",
         "merchants.view_listingevent",
@@ -51,6 +59,10 @@ STAFF_GROUP_PERMISSIONS = {
     ],
     FINANCE: [
         "merchants.adjust_deposit",
+        "merchants.decide_withdrawal",
+        "merchants.view_withdrawal",
+        "merchants.view_settlemententry",
+        "orders.view_order",
         "merchants.view_depositaccount",
         "merchants.view_depositentry",
         "merchants.view_store",

@@ -30,4 +30,5 @@ urlpatterns = [
         name="listing-relist",
     ),
     path("s/<str:store_code>/deposit/", views.DepositView.as_view(), name="deposit"),
+    path("s/<str:store_code>/withdrawals/", views.WithdrawalsView.as_view(), name="withdrawals"),
 ]

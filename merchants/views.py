@@ -18,7 +18,7 @@ from django.views import View
 
 from merchants import roles
 from merchants.errors import DomainError, ListingRefused
-from merchants.forms import BulkUploadForm, ListingFilterForm, ListingForm
+from merchants.forms import BulkUploadForm, ListingFilterForm, ListingForm, WithdrawalForm
 from merchants.models import ListingStatus
 from merchants.selectors import (
     deposit_entries,
@@ -30,6 +30,10 @@ from merchants.selectors import (
     membership_for_store,
     memberships_for_user,
     rule_int,
+    settlement_entries_for_store,
+    settlement_position,
+    withdrawal_refusal,
+    withdrawals_for_store,
 )
 from merchants.services import (
     LISTING_COLUMNS_OPTIONAL,
@@ -40,6 +44,7 @@ from merchants.services import (
     listing_delist,
     listing_relist,
     listing_update,
+    withdrawal_request,
 )
 
 PAGE_SIZE = 25
@@ -299,6 +304,54 @@ class ListingTemplateView(StoreMemberMixin, View):
             ["TOWEL-001", "Cotton bath towel 70x140", "general", "39.90", "120", "48", "100% cotton", ""]
         )
         return response
+
+
+class WithdrawalsView(StoreMemberMixin, View):
+    """Settlement balance, why a withdrawal is not possible (if so), the request form and the history."""
+
+    capability = roles.VIEW_DEPOSIT
+    template_name = "merchants/withdrawals.html"
+
+    def _render(self, request, form, status=200):
+        now = timezone.now()
+        return render(
+            request,
+            self.template_name,
+            self.context(
+                form=form,
+                position=settlement_position(store=self.store, now=now),
+                refusal=withdrawal_refusal(store=self.store, now=now),
+                can_request=roles.role_can(self.membership.role, roles.MANAGE_STORE),
+                withdrawals=Paginator(withdrawals_for_store(store=self.store), PAGE_SIZE).get_page(
+                    request.GET.get("page")
+                ),
+                entries=settlement_entries_for_store(store=self.store)[:PAGE_SIZE],
+            ),
+            status=status,
+        )
+
+    def get(self, request, store_code):
+        return self._render(request, WithdrawalForm())
+
+    def post(self, request, store_code):
+        membership_for_store(user=request.user, store_code=store_code, capability=roles.MANAGE_STORE)
+        form = WithdrawalForm(request.POST)
+        if form.is_valid():
+            try:
+                withdrawal = withdrawal_request(
+                    store=self.store, amount=form.cleaned_data["amount"], actor=request.user
+                )
+            except DomainError as error:
+                for message in error.messages:
+                    form.add_error("amount", message)
+            else:
+                messages.success(
+                    request,
+                    _("Withdrawal of ¥%(amount)s requested; finance will pay it out.")
+                    % {"amount": withdrawal.amount},
+                )
+                return redirect("withdrawals", store_code=self.store.code)
+        return self._render(request, form, status=400)
 
 
 class DepositView(StoreMemberMixin, View):

@@ -15,9 +15,10 @@ from django.utils.translation import gettext as _
 from django_fsm import can_proceed
 
 from merchants.errors import ActionForbidden, DomainError, TransitionRefused
-from merchants.models import Listing, Membership, Store
+from merchants.models import Listing, Membership, SettlementEntry, Store
 from merchants.roles import MANAGE_ORDERS, REVEAL_BUYER_DATA, role_can
 from merchants.selectors import rule_decimals, rule_int
+from merchants.services import settlement_record
 from orders.crypto import digest
 from orders.models import (
     BuyerDataReveal,
@@ -363,7 +364,7 @@ def order_refund(*, order: Order, actor=None, reason: str, now: datetime | None 
 def order_confirm_receipt(*, order: Order, now: datetime | None = None) -> Order:
     """The buyer confirmed receipt (or the platform did on their behalf)."""
     now = now or timezone.now()
-    order = Order.objects.select_for_update().get(pk=order.pk)
+    order = Order.objects.select_for_update().select_related("store").get(pk=order.pk)
     if not can_proceed(order.complete):
         raise TransitionRefused(
             _("Order %(order_no)s is %(status)s; only a delivered order can be completed.")
@@ -371,12 +372,29 @@ def order_confirm_receipt(*, order: Order, now: datetime | None = None) -> Order
         )
     order.complete(at=now)
     order.save(update_fields=["status", "completed_at"])
-    release_days = rule_int("settlement_release_days")
+    available_at = now + timedelta(days=rule_int("settlement_release_days"))
+    settlement_record(
+        store=order.store,
+        kind=SettlementEntry.Kind.ORDER_INCOME,
+        amount=order.amount_paid,
+        available_at=available_at,
+        cause_key=f"order:{order.pk}:income",
+        reason=order.order_no,
+    )
+    if order.service_fee:
+        settlement_record(
+            store=order.store,
+            kind=SettlementEntry.Kind.SERVICE_FEE,
+            amount=-order.service_fee,
+            available_at=available_at,
+            cause_key=f"order:{order.pk}:fee",
+            reason=order.order_no,
+        )
     _event(
         order,
         "completed",
         before=OrderStatus.DELIVERED,
-        data={"settlement_available_at": (now + timedelta(days=release_days)).isoformat()},
+        data={"settlement_available_at": available_at.isoformat()},
         at=now,
     )
     return order

@@ -7,6 +7,7 @@ from .listing import (
     PromisedDispatch,
 )
 from .ruletable import Category, CompensationRule, PointLadderStep, RuleParameter, ScreeningPattern
+from .settlement import SettlementEntry, Withdrawal, WithdrawalStatus
 from .store import (
     STORE_HOLDING_STATUSES,
     Brand,
@@ -37,6 +38,9 @@ __all__ = [
     "PromisedDispatch",
     "RuleParameter",
     "Sanction",
+    "SettlementEntry",
+    "Withdrawal",
+    "WithdrawalStatus",
     "ScreeningPattern",
     "Store",
     "StoreEvent",

@@ -184,3 +184,17 @@ def test_customer_service_may_not_reveal(funded_store):
     with pytest.raises(ActionForbidden):
         buyer_data_reveal(order=order, user=cs)
     assert not BuyerDataReveal.objects.exists()
+
+
+def test_completed_order_settles_income_minus_fee_three_days_later(funded_store):
+    from merchants.selectors import settlement_position
+
+    order = make_order(funded_store, amount="200.00")
+    order_ship(order=order, carrier=carrier("sf"), tracking_no="SF1234567890123")
+    shipment = Shipment.objects.get(order=order)
+    now = timezone.now()
+    tracking_event_record(shipment=shipment, kind="delivered", occurred_at=now)
+    order_confirm_receipt(order=order, now=now)
+    assert settlement_position(store=funded_store, now=now + timedelta(days=3) - timedelta(seconds=1)).available == 0
+    position = settlement_position(store=funded_store, now=now + timedelta(days=3))
+    assert position.available == Decimal("190.00")  # 200 − 5% fee
