@@ -98,6 +98,7 @@ class StoreMemberMixin(LoginRequiredMixin):
             "memberships": memberships_for_user(user=self.request.user),
             "can_manage_listings": roles.role_can(role, roles.MANAGE_LISTINGS),
             "can_view_deposit": roles.role_can(role, roles.VIEW_DEPOSIT),
+            "can_view_orders": roles.role_can(role, roles.VIEW_ORDERS),
             **extra,
         }
 

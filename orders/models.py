@@ -104,6 +104,8 @@ class Order(ConcurrentTransitionMixin, models.Model):
             models.Index(fields=["store", "status", "dispatch_deadline"], name="order_store_status_deadline"),
             models.Index(fields=["status", "dispatch_deadline"], name="order_status_deadline"),
             models.Index(fields=["-paid_at", "-id"], name="order_paid"),
+            models.Index(fields=["status", "-paid_at", "-id"], name="order_status_paid"),
+            models.Index(fields=["order_no"], name="order_no"),
         ]
 
     def __str__(self):

@@ -9,7 +9,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import can_proceed
@@ -42,7 +42,7 @@ class OrderRefused(DomainError):
         super().__init__(*messages, *[m for ms in self.field_errors.values() for m in ms])
 
 
-def _require_order_capability(actor, store: Store, capability: str) -> None:
+def require_order_capability(actor, store: Store, capability: str) -> None:
     """Sellers need the role; staff need the matching model permission; the engine (None) passes."""
     if actor is None:
         return
@@ -201,6 +201,14 @@ def tracking_problem(*, carrier: Carrier, tracking_no: str) -> str | None:
     return None
 
 
+def _lock_waybill(carrier_code: str, tracking_no: str) -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(hashtext(%s))", [f"waybill:{carrier_code}:{tracking_no}"]
+            )
+
+
 @transaction.atomic
 def order_ship(
     *, order: Order, carrier: Carrier, tracking_no: str, actor=None, now: datetime | None = None
@@ -208,7 +216,7 @@ def order_ship(
     """Ship a paid order with a carrier and tracking number, after every check the rules ask for."""
     now = now or timezone.now()
     order = Order.objects.select_for_update().select_related("store").get(pk=order.pk)
-    _require_order_capability(actor, order.store, MANAGE_ORDERS)
+    require_order_capability(actor, order.store, MANAGE_ORDERS)
     if order.status != OrderStatus.PAID:
         raise TransitionRefused(
             _("Order %(order_no)s is %(status)s; only an order awaiting dispatch can be shipped.")
@@ -226,6 +234,8 @@ def order_ship(
     problem = tracking_problem(carrier=carrier, tracking_no=tracking_no)
     if problem:
         raise OrderRefused(field_errors={"tracking_no": [problem]})
+    # Serialise shipments of the same waybill so two orders to different addresses cannot both take it.
+    _lock_waybill(carrier.code, tracking_no)
     reused = (
         Shipment.objects.filter(carrier=carrier, tracking_no=tracking_no)
         .exclude(order=order)
@@ -312,7 +322,7 @@ def order_cancel(*, order: Order, actor=None, reason: str, now: datetime | None 
     """Cancel an order before dispatch; the buyer is refunded in full."""
     now = now or timezone.now()
     order = Order.objects.select_for_update().select_related("store").get(pk=order.pk)
-    _require_order_capability(actor, order.store, MANAGE_ORDERS)
+    require_order_capability(actor, order.store, MANAGE_ORDERS)
     if not reason.strip():
         raise OrderRefused(field_errors={"reason": [_("Tell the buyer why the order is cancelled.")]})
     if not can_proceed(order.cancel):
@@ -339,7 +349,7 @@ def order_refund(*, order: Order, actor=None, reason: str, now: datetime | None 
     """Refund a shipped or delivered order (after-sales)."""
     now = now or timezone.now()
     order = Order.objects.select_for_update().select_related("store").get(pk=order.pk)
-    _require_order_capability(actor, order.store, MANAGE_ORDERS)
+    require_order_capability(actor, order.store, MANAGE_ORDERS)
     if not can_proceed(order.refund):
         raise TransitionRefused(
             _("Order %(order_no)s is %(status)s and cannot be refunded.")
@@ -436,4 +446,44 @@ def buyer_data_reveal(*, order: Order, user, now: datetime | None = None) -> Rev
         phone=order.recipient_phone,
         region=order.recipient_region,
         address=order.recipient_address,
+    )
+
+
+@transaction.atomic
+def buyer_data_reveal_many(*, orders: list[Order], user, purpose: str, now: datetime | None = None) -> None:
+    """Log a reveal of several orders at once (an export with contact data): all or none within the limit."""
+    now = now or timezone.now()
+    store_ids = {order.store_id for order in orders}
+    allowed = set(
+        Membership.objects.filter(user=user, store_id__in=store_ids).values_list("store_id", "role")
+    )
+    if any(not role_can(role, REVEAL_BUYER_DATA) for _store, role in allowed) or len(allowed) != len(
+        store_ids
+    ):
+        raise ActionForbidden(_("Your role may not reveal buyer contact data."))
+    get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+    limit = rule_int("reveal_limit_per_hour")
+    recent = BuyerDataReveal.objects.filter(user=user, created_at__gt=now - timedelta(hours=1)).count()
+    if recent + len(orders) > limit:
+        raise DomainError(
+            _(
+                "Exporting contact data for %(count)d orders would pass the limit of %(limit)d reveals per "
+                "hour (%(left)d left). Select fewer orders or export without contact data."
+            )
+            % {"count": len(orders), "limit": limit, "left": max(limit - recent, 0)}
+        )
+    BuyerDataReveal.objects.bulk_create(
+        BuyerDataReveal(user=user, order=order, purpose=purpose, created_at=now) for order in orders
+    )
+    OrderEvent.objects.bulk_create(
+        OrderEvent(
+            order=order,
+            kind="buyer_data_revealed",
+            actor=user,
+            from_status=order.status,
+            to_status=order.status,
+            data={"purpose": purpose},
+            created_at=now,
+        )
+        for order in orders
     )

@@ -47,6 +47,10 @@ def reseed_rule_table():
         importlib.import_module("merchants.migrations.0003_screening_patterns_beside_chinese").forwards(
             apps, None
         )
+    from orders.models import Carrier
+
+    if not Carrier.objects.exists():
+        importlib.import_module("orders.migrations.0002_seed_carriers_and_rules").seed(apps, None)
     ensure_staff_groups()
 
 

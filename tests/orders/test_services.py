@@ -195,6 +195,9 @@ def test_completed_order_settles_income_minus_fee_three_days_later(funded_store)
     now = timezone.now()
     tracking_event_record(shipment=shipment, kind="delivered", occurred_at=now)
     order_confirm_receipt(order=order, now=now)
-    assert settlement_position(store=funded_store, now=now + timedelta(days=3) - timedelta(seconds=1)).available == 0
+    assert (
+        settlement_position(store=funded_store, now=now + timedelta(days=3) - timedelta(seconds=1)).available
+        == 0
+    )
     position = settlement_position(store=funded_store, now=now + timedelta(days=3))
     assert position.available == Decimal("190.00")  # 200 − 5% fee
