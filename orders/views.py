@@ -452,10 +452,18 @@ def _xlsx_response(rows: list[list], filename: str) -> HttpResponse:
 class OrderExportView(OrderDeskMixin, View):
     capability = roles.MANAGE_ORDERS
 
+    # A masked export may be a plain link (GET); one with contact data writes reveal records, so it must be
+    # a POST from the list's export form (with its CSRF token), never a link another site could trigger.
     def get(self, request, store_code):
-        filters = OrderFilterForm(request.GET)
-        options = OrderExportForm(request.GET)
-        back = self.list_url(self._list_query(request))
+        return self._export(request, request.GET, contacts_allowed=False)
+
+    def post(self, request, store_code):
+        return self._export(request, request.POST, contacts_allowed=True)
+
+    def _export(self, request, data, *, contacts_allowed: bool):
+        filters = OrderFilterForm(data)
+        options = OrderExportForm(data)
+        back = self.list_url(self._list_query(data))
         if not (filters.is_valid() and options.is_valid()):
             for form in (filters, options):
                 for errors in form.errors.values():
@@ -463,6 +471,9 @@ class OrderExportView(OrderDeskMixin, View):
                         messages.error(request, message)
             return redirect(back)
         contacts = options.cleaned_data["contacts"]
+        if contacts and not contacts_allowed:
+            messages.error(request, _("Export contact data with the export button on the order list."))
+            return redirect(back)
         if contacts and not roles.role_can(self.membership.role, roles.REVEAL_BUYER_DATA):
             raise PermissionDenied(_("Your role may not export buyer contact data."))
         orders = orders_for_store(store=self.store, filters=filters.filters()).prefetch_related("lines")
@@ -498,8 +509,9 @@ class OrderExportView(OrderDeskMixin, View):
         return _no_store(response)
 
     @staticmethod
-    def _list_query(request) -> str:
-        query = request.GET.copy()
+    def _list_query(data) -> str:
+        query = data.copy()
+        query.pop("csrfmiddlewaretoken", None)
         for key in ("id", "format", "contacts", "page"):
             query.pop(key, None)
         return query.urlencode()

@@ -420,7 +420,7 @@ def test_export_with_contacts_when_allowed_and_asked(seller_client, funded_store
         ),
     )
     # When the owner ticks both and asks for contact data
-    response = seller_client.get(
+    response = seller_client.post(
         reverse("order-export", args=[funded_store.code]),
         {"id": [first.pk, second.pk], "contacts": "on", "format": "csv"},
     )
@@ -468,7 +468,7 @@ def test_export_with_contacts_over_the_hourly_limit_is_refused(seller_client, fu
     first, second = make_order(funded_store), make_order(funded_store)
     BuyerDataReveal.objects.bulk_create(BuyerDataReveal(user=owner, order=first) for _ in range(49))
     # When the owner exports both with contact data
-    response = seller_client.get(
+    response = seller_client.post(
         reverse("order-export", args=[funded_store.code]), {"id": [first.pk, second.pk], "contacts": "on"}
     )
     # Then no file: back to the list with the reason, and no reveal recorded
@@ -499,7 +499,7 @@ def test_export_with_contacts_needs_the_reveal_capability(seller_client, funded_
         roles.ROLE_CAPABILITIES, "owner", roles.ROLE_CAPABILITIES["owner"] - {roles.REVEAL_BUYER_DATA}
     )
     make_order(funded_store)
-    response = seller_client.get(reverse("order-export", args=[funded_store.code]), {"contacts": "on"})
+    response = seller_client.post(reverse("order-export", args=[funded_store.code]), {"contacts": "on"})
     assert response.status_code == 403
     assert not BuyerDataReveal.objects.exists()
 
@@ -815,3 +815,11 @@ def test_bulk_ship_through_the_real_module(seller_client, funded_store):
     good.refresh_from_db()
     assert (good.status, good.shipment.tracking_no) == (OrderStatus.SHIPPED, VALID_SF)
     assert_untouched(bad)
+
+
+def test_contact_data_is_never_exported_by_a_get(seller_client, funded_store):
+    # A link (GET) another site could make the seller's browser open must not write reveal records
+    make_order(funded_store, order_no="G-1")
+    response = seller_client.get(reverse("order-export", args=[funded_store.code]), {"contacts": "on"})
+    assert response.status_code == 302
+    assert not BuyerDataReveal.objects.exists()
