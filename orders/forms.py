@@ -1,7 +1,7 @@
 """Forms of the seller's order desk: they parse input; the rules live in services and selectors."""
 
 from django import forms
-from django.utils.translation import get_language
+from django.utils.translation import get_language, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from orders.models import Fulfilment, OrderStatus
@@ -30,7 +30,11 @@ class OrderFilterForm(forms.Form):
     paid_from = forms.DateField(
         label=_("Paid from"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
-    paid_to = forms.DateField(label=_("to"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    paid_to = forms.DateField(
+        label=pgettext_lazy("date range", "to"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
     q = forms.CharField(label=_("Order or tracking number"), required=False, max_length=40)
     per_page = forms.TypedChoiceField(
         label=_("Per page"), choices=PER_PAGE_CHOICES, coerce=int, required=False, empty_value=None

@@ -192,11 +192,15 @@ def tracking_problem(*, carrier: Carrier, tracking_no: str) -> str | None:
     if not tracking_no:
         return _("Enter the tracking number.")
     if not re.fullmatch(carrier.tracking_pattern, tracking_no):
-        example = f" (e.g. {carrier.tracking_example})" if carrier.tracking_example else ""
-        return _("%(number)s is not a %(carrier)s tracking number%(example)s.") % {
+        if carrier.tracking_example:
+            return _("%(number)s is not a %(carrier)s tracking number (e.g. %(example)s).") % {
+                "number": tracking_no,
+                "carrier": carrier.name,
+                "example": carrier.tracking_example,
+            }
+        return _("%(number)s is not a %(carrier)s tracking number.") % {
             "number": tracking_no,
             "carrier": carrier.name,
-            "example": example,
         }
     return None
 
