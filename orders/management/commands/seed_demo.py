@@ -1,0 +1,42 @@
+"""Demo data for `make run`: merchants (users, stores, deposits, listings) and their orders. Idempotent."""
+
+import time
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.utils import timezone
+
+from merchants.demo import LOGINS_TEXT, seed_merchants
+from orders.demo import order_counts, seed_orders
+
+
+class Command(BaseCommand):
+    help = "Create the demo users, entities, stores, deposits, listings and orders (idempotent)."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="seed even with DEBUG off (it creates a superuser with a known password)",
+        )
+
+    def handle(self, *args, force=False, **options):
+        if not settings.DEBUG and not force:
+            raise CommandError(
+                "seed_demo creates users with a published password; it runs only with DEBUG=1 (or --force)."
+            )
+        started = time.monotonic()
+        now = timezone.now()
+        with transaction.atomic():
+            merchants = seed_merchants(now=now)
+            added = seed_orders(
+                stores=merchants["stores"], now=now, platform_actor=merchants["users"]["admin"]
+            )
+        self.stdout.write(self.style.SUCCESS("Demo data ready."))
+        counts = order_counts(list(added))
+        for code, by_status in counts.items():
+            summary = ", ".join(f"{n} {status}" for status, n in by_status.items())
+            self.stdout.write(f"  {code}: {sum(by_status.values())} orders ({summary}); {added[code]} new")
+        self.stdout.write(f"  in {time.monotonic() - started:.1f} s")
+        self.stdout.write(LOGINS_TEXT)
