@@ -102,6 +102,7 @@ class Order(ConcurrentTransitionMixin, models.Model):
         indexes = [
             models.Index(fields=["store", "-paid_at", "-id"], name="order_store_paid"),
             models.Index(fields=["store", "status", "dispatch_deadline"], name="order_store_status_deadline"),
+            models.Index(fields=["store", "status", "-paid_at", "-id"], name="order_store_status_paid"),
             models.Index(fields=["status", "dispatch_deadline"], name="order_status_deadline"),
             models.Index(fields=["-paid_at", "-id"], name="order_paid"),
             models.Index(fields=["status", "-paid_at", "-id"], name="order_status_paid"),
