@@ -17,6 +17,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
@@ -164,6 +166,53 @@ def _list_rows(orders: list[Order], *, store, now: datetime) -> list[OrderRow]:
     return rows
 
 
+def _rows_html(rows: list[OrderRow], *, selectable: bool):
+    """The table body, escaped by format_html: a hundred rows through the template engine cost ~0.3 ms
+    each; built here they cost a few microseconds."""
+
+    def countdown_cell(row: OrderRow):
+        if row.countdown is None:
+            return format_html('<span class="muted">{}</span>', row.deadline)
+        tone = " bad" if row.countdown.overdue else (" warn" if row.countdown.due_soon else "")
+        return format_html(
+            '<span class="countdown{}" title="{}">{}</span>', tone, row.deadline, row.countdown.text
+        )
+
+    def row_html(row: OrderRow):
+        tone = (
+            "overdue"
+            if row.countdown and row.countdown.overdue
+            else ("due-soon" if row.countdown and row.countdown.due_soon else "")
+        )
+        select = (
+            format_html(
+                '<td><input type="checkbox" name="id" value="{}" aria-label="{}"></td>',
+                row.pk,
+                row.select_label,
+            )
+            if selectable
+            else ""
+        )
+        return format_html(
+            '<tr class="{}">{}<td><a href="{}">{}</a></td><td>{}</td><td class="num">¥{}</td>'
+            '<td><span class="tag tag-{}">{}</span></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n',
+            tone,
+            select,
+            row.detail_url,
+            row.order_no,
+            row.paid,
+            row.amount,
+            row.status,
+            row.status_label,
+            row.fulfilment_label,
+            row.masked_name,
+            row.tracking,
+            countdown_cell(row),
+        )
+
+    return mark_safe("".join(row_html(row) for row in rows))  # noqa: S308 - every part went through format_html
+
+
 # --- A page of rows without COUNT(*) --------------------------------------------------------------
 
 
@@ -261,6 +310,9 @@ class OrderListView(OrderDeskMixin, View):
         orders = orders_for_store(store=self.store, filters=filters.filters(), now=now).only(*LIST_FIELDS)
         page = RowPage.of(orders, number=_page_number(request.GET.get("page")), per_page=filters.page_size())
         page.object_list = _list_rows(page.object_list, store=self.store, now=now)
+        rows_html = _rows_html(
+            page.object_list, selectable=roles.role_can(self.membership.role, roles.MANAGE_ORDERS)
+        )
         query = request.GET.copy()
         query.pop("page", None)
         # The export form repeats the list's filters so that "export" means "export what I see".
@@ -275,6 +327,7 @@ class OrderListView(OrderDeskMixin, View):
             "orders/order_list.html",
             self.context(
                 page=page,
+                rows_html=rows_html,
                 filters=filters,
                 query=query.urlencode(),
                 export_params=export_params,

@@ -823,3 +823,14 @@ def test_contact_data_is_never_exported_by_a_get(seller_client, funded_store):
     response = seller_client.get(reverse("order-export", args=[funded_store.code]), {"contacts": "on"})
     assert response.status_code == 302
     assert not BuyerDataReveal.objects.exists()
+
+
+def test_list_rows_escape_what_they_show(seller_client, funded_store):
+    make_order(
+        funded_store,
+        order_no="<b>X</b>",
+        recipient=RecipientData(name="<script>", phone="13800000000", region="北京市", address="x"),
+    )
+    page = seller_client.get(reverse("order-list", args=[funded_store.code])).content.decode()
+    assert "&lt;b&gt;X&lt;/b&gt;" in page and "<b>X</b>" not in page
+    assert "&lt;**" in page and "<script>" not in page
