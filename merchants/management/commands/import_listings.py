@@ -2,11 +2,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from merchants.cli import read_file, store_by_code, write_row_errors
 from merchants.errors import ListingRefused
-from merchants.models import Store
 from merchants.services import SpreadsheetError, listing_bulk_upload
-
-MAX_PRINTED_ERRORS = 50
 
 
 class Command(BaseCommand):
@@ -22,24 +20,15 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="check every row, save nothing")
 
     def handle(self, *args, file: Path, store: str, dry_run: bool, **options):
-        try:
-            target = Store.objects.get(code=store)
-        except Store.DoesNotExist as exc:
-            raise CommandError(f"No store with code {store!r}.") from exc
-        try:
-            data = file.read_bytes()
-        except OSError as exc:
-            raise CommandError(f"Cannot read {file}: {exc.strerror}.") from exc
+        target = store_by_code(store)
+        data = read_file(file)
         try:
             result = listing_bulk_upload(store=target, data=data, dry_run=dry_run)
         except (SpreadsheetError, ListingRefused) as error:
             raise CommandError(" ".join(error.messages)) from error
         errors = result.errors
         if errors:
-            for error in errors[:MAX_PRINTED_ERRORS]:
-                self.stderr.write(str(error))
-            if len(errors) > MAX_PRINTED_ERRORS:
-                self.stderr.write(f"... and {len(errors) - MAX_PRINTED_ERRORS} more")
+            write_row_errors(self.stderr, errors)
             bad_rows = sum(1 for r in result.rows if r.errors)
             raise CommandError(
                 f"{len(errors)} problem(s) in {bad_rows} of {len(result.rows)} row(s); nothing was written.",
