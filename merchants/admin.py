@@ -52,6 +52,7 @@ from merchants.models import (
     ListingEvent,
     ListingStatus,
     Membership,
+    PointEntry,
     PointLadderStep,
     RuleParameter,
     Sanction,
@@ -60,6 +61,8 @@ from merchants.models import (
     Store,
     StoreEvent,
     StoreStatus,
+    Violation,
+    ViolationType,
     Withdrawal,
 )
 from merchants.resources import ListingExportResource, ListingResource
@@ -79,6 +82,8 @@ from merchants.services import (
     store_reinstate,
     store_reject,
     store_suspend,
+    violation_record,
+    violation_revoke,
     withdrawal_approve,
     withdrawal_reject,
 )
@@ -1603,3 +1608,113 @@ class SettlementEntryAdmin(LargeTableMixin, ReadOnlyAdminMixin, admin.ModelAdmin
     list_filter = ("kind",)
     search_fields = ("store__code", "cause_key")
     list_select_related = ("store",)
+
+
+# --- Violations -----------------------------------------------------------------------------------
+
+
+def _violation_revoke(request, violation, data):
+    violation_revoke(violation=violation, actor=request.user, reason=data["reason"])
+    messages.success(request, gettext("Violation revoked: points, deductions and restrictions returned."))
+
+
+VIOLATION_REVOKE = ObjectAction(
+    "revoke",
+    _("Revoke"),
+    "merchants.record_violation",
+    ReasonForm,
+    _violation_revoke,
+    _can("revoke"),
+    _(
+        "Undo everything this violation caused: deductions and compensation reversed, points taken back, "
+        "ladder restrictions below the new total lifted."
+    ),
+)
+
+
+@admin.register(Violation)
+class ViolationAdmin(ServiceAddMixin, ObjectActionsMixin, admin.ModelAdmin):
+    list_display = (
+        "store",
+        "violation_type",
+        "ledger",
+        "points",
+        "status",
+        "cause_kind",
+        "cause_id",
+        "occurred_at",
+    )
+    list_filter = ("status", "ledger", "violation_type")
+    search_fields = ("store__code", "cause_id")
+    list_select_related = ("store", "violation_type")
+    raw_id_fields = ("store",)
+    date_hierarchy = "occurred_at"
+    object_actions = (VIOLATION_REVOKE,)
+    service_add_fields = (
+        "store",
+        "violation_type",
+        "cause_kind",
+        "cause_id",
+        "cause_label",
+        "points",
+        "reason",
+    )
+    fields = (
+        "store",
+        "violation_type",
+        "cause_kind",
+        "cause_id",
+        "cause_label",
+        "occurred_at",
+        "ledger",
+        "point_year",
+        "points",
+        "status",
+        "reason",
+        "recorded_by",
+        "revoked_at",
+    )
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields if obj is not None else ()
+
+    def has_add_permission(self, request):
+        return request.user.has_perm("merchants.record_violation")
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def create_through_service(self, request, data):
+        violation, created = violation_record(
+            store=data["store"],
+            type_code=data["violation_type"].code,
+            cause_kind=data["cause_kind"],
+            cause_id=data["cause_id"],
+            cause_label=data.get("cause_label") or "",
+            points=data.get("points"),
+            reason=data.get("reason") or "",
+            actor=request.user,
+        )
+        if not created:
+            raise DomainError(gettext("This violation was already recorded for that cause."))
+        return violation
+
+
+@admin.register(ViolationType)
+class ViolationTypeAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "severity", "points", "deposit_deduction", "compensation_kind")
+    list_editable = ("points", "deposit_deduction")
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(PointEntry)
+class PointEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("store", "ledger", "year", "points", "violation", "created_at")
+    list_filter = ("ledger", "year")
+    search_fields = ("store__code",)
+    list_select_related = ("store", "violation__violation_type")

@@ -187,3 +187,30 @@ def screen_texts(texts: dict[str, str], rules: list[ScreeningRule]) -> list[Scre
                     seen.add(key)
                     hits.append(ScreeningHit(field=field, kind=rule.kind, label=rule.label, matched=matched))
     return hits
+
+
+# --- Consumer compensation and the point ladder (RULES §4, §9) -------------------------------------
+
+
+def compensation_amount(
+    *, amount_paid: Decimal, rate: Decimal, minimum: Decimal, maximum: Decimal
+) -> Decimal:
+    """rate × amount paid, at least `minimum`, at most `maximum`, rounded half-up to whole yuan."""
+    raw = (amount_paid * rate).quantize(Decimal("1"), rounding=ROUND_HALF_UP)
+    return money(min(max(raw, minimum), maximum))
+
+
+@dataclass(frozen=True)
+class LadderStep:
+    threshold: int
+    penalties: tuple[str, ...]
+    duration_days: int | None
+
+
+def ladder_steps_crossed(*, before: int, after: int, steps: list[LadderStep]) -> list[LadderStep]:
+    """The steps whose threshold lies in (before, after]: each applies once, when first reached."""
+    return [step for step in sorted(steps, key=lambda s: s.threshold) if before < step.threshold <= after]
+
+
+def next_ladder_step(*, points: int, steps: list[LadderStep]) -> LadderStep | None:
+    return next((s for s in sorted(steps, key=lambda s: s.threshold) if s.threshold > points), None)

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, gettext_noop
@@ -26,6 +26,7 @@ from merchants.models import (
     Brand,
     BrandAuthorisation,
     Category,
+    CompensationRule,
     DepositAccount,
     DepositEntry,
     Entity,
@@ -33,20 +34,27 @@ from merchants.models import (
     ListingEvent,
     ListingStatus,
     Membership,
+    PointEntry,
+    PointLadderStep,
     PromisedDispatch,
     Sanction,
     SettlementEntry,
     Store,
     StoreEvent,
     StoreStatus,
+    Violation,
+    ViolationType,
     Withdrawal,
 )
 from merchants.roles import MANAGE_LISTINGS, MANAGE_STORE, role_can
 from merchants.rules import (
     AdmissionFacts,
     AdmissionLimits,
+    LadderStep,
     ScreeningHit,
     admission_refusals,
+    compensation_amount,
+    ladder_steps_crossed,
     money,
     screen_texts,
 )
@@ -1342,3 +1350,205 @@ def withdrawal_reject(
         data={"withdrawal": withdrawal.pk},
     )
     return withdrawal
+
+
+# --- Violations, points and the penalty ladder ----------------------------------------------------
+
+
+def _points_total(*, store: Store, year: int, ledger: str) -> int:
+    return (
+        PointEntry.objects.filter(store=store, year=year, ledger=ledger).aggregate(total=Sum("points"))[
+            "total"
+        ]
+        or 0
+    )
+
+
+def _ladder(ledger: str) -> list[LadderStep]:
+    return [
+        LadderStep(
+            threshold=step.threshold,
+            penalties=tuple(p.strip() for p in step.penalties.split(",") if p.strip()),
+            duration_days=step.duration_days,
+        )
+        for step in PointLadderStep.objects.filter(ledger=ledger)
+    ]
+
+
+def _ladder_cause(store: Store, year: int, ledger: str, threshold: int, penalty: str) -> str:
+    return f"ladder:{store.pk}:{year}:{ledger}:{threshold}:{penalty}"
+
+
+def _apply_ladder_step(*, store: Store, year: int, ledger: str, step: LadderStep, now: datetime) -> None:
+    ends_at = now + timedelta(days=step.duration_days) if step.duration_days else None
+    reason = gettext_noop("Violation points reached a threshold of the penalty ladder")
+    for penalty in step.penalties:
+        cause = _ladder_cause(store, year, ledger, step.threshold, penalty)
+        if penalty in (Sanction.Kind.LISTING_BLOCK, Sanction.Kind.ORDER_RESTRICTION):
+            sanction_impose(
+                store=store, kind=penalty, reason=reason, starts_at=now, ends_at=ends_at, cause_key=cause
+            )
+        elif penalty == "suspension":
+            if can_proceed(store.suspend) and ends_at:
+                store_suspend(store=store, until=ends_at, actor=None, reason=reason)
+        elif penalty == "clear_out" and can_proceed(store.clear_out):
+            store_clear_out(store=store, actor=None, reason=reason, ban_entity=True)
+        # warning and rules_exam: recorded as events; the exam itself is a later page.
+        _store_event(
+            store,
+            f"ladder_{penalty}",
+            reason=reason,
+            data={"ledger": ledger, "year": year, "threshold": step.threshold, "cause": cause},
+        )
+
+
+@transaction.atomic
+def violation_record(
+    *,
+    store: Store,
+    type_code: str,
+    cause_kind: str,
+    cause_id: str,
+    cause_label: str = "",
+    occurred_at: datetime | None = None,
+    amount_paid: Decimal | None = None,
+    promised_hours: int | None = None,
+    points: int | None = None,
+    reason: str = "",
+    actor=None,
+) -> tuple[Violation, bool]:
+    """The only way a violation comes into being: once per cause and type, with everything it causes —
+    points (and the ladder), the deposit deduction and the consumer compensation — in one transaction."""
+    _require_perm(actor, "merchants.record_violation")
+    violation_type = ViolationType.objects.get(code=type_code)
+    existing = Violation.objects.filter(
+        violation_type=violation_type, cause_kind=cause_kind, cause_id=str(cause_id)
+    ).first()
+    if existing:
+        return existing, False
+    now = occurred_at or timezone.now()
+    store = Store.objects.select_for_update().get(pk=store.pk)
+    year = now.astimezone(ZoneInfo(store.time_zone)).year
+    ledger = violation_type.severity
+    awarded = violation_type.points if points is None else points
+    try:
+        with transaction.atomic():
+            violation = Violation.objects.create(
+                store=store,
+                violation_type=violation_type,
+                cause_kind=cause_kind,
+                cause_id=str(cause_id),
+                cause_label=cause_label[:100],
+                occurred_at=now,
+                points=awarded,
+                ledger=ledger,
+                point_year=year,
+                reason=reason[:300],
+                recorded_by=actor,
+            )
+    except IntegrityError:
+        return Violation.objects.get(
+            violation_type=violation_type, cause_kind=cause_kind, cause_id=str(cause_id)
+        ), False
+    _store_event(
+        store,
+        "violation_recorded",
+        actor=actor,
+        reason=reason,
+        data={"violation": violation.pk, "type": type_code, "points": awarded},
+    )
+    if awarded:
+        before = _points_total(store=store, year=year, ledger=ledger)
+        PointEntry.objects.create(
+            store=store,
+            ledger=ledger,
+            year=year,
+            points=awarded,
+            violation=violation,
+            cause_key=f"violation:{violation.pk}:points",
+            created_at=now,
+        )
+        for step in ladder_steps_crossed(before=before, after=before + awarded, steps=_ladder(ledger)):
+            # A ladder penalty runs from when it is applied, even for a violation dated earlier.
+            _apply_ladder_step(store=store, year=year, ledger=ledger, step=step, now=timezone.now())
+    if violation_type.deposit_deduction > 0:
+        deposit_record(
+            store=store,
+            kind=DepositEntry.Kind.DEDUCTION,
+            amount=violation_type.deposit_deduction,
+            reason=violation_type.name,
+            cause_key=f"violation:{violation.pk}:deduction",
+            now=now,
+        )
+    if violation_type.compensation_kind and amount_paid is not None:
+        hours = promised_hours or 0
+        rule = (
+            CompensationRule.objects.filter(
+                kind=violation_type.compensation_kind, promised_hours_min__lte=hours
+            )
+            .filter(Q(promised_hours_max__isnull=True) | Q(promised_hours_max__gte=hours))
+            .order_by("-promised_hours_min")
+            .first()
+        )
+        if rule is not None:
+            amount = compensation_amount(
+                amount_paid=amount_paid, rate=rule.rate, minimum=rule.minimum, maximum=rule.maximum
+            )
+            deposit_record(
+                store=store,
+                kind=DepositEntry.Kind.COMPENSATION,
+                amount=amount,
+                reason=violation_type.name,
+                cause_key=f"violation:{violation.pk}:compensation",
+                now=now,
+            )
+    return violation, True
+
+
+@transaction.atomic
+def violation_revoke(*, violation: Violation, actor, reason: str, now: datetime | None = None) -> Violation:
+    """Undo everything the violation caused, exactly: its deposit entries are reversed, its points taken
+    back, and ladder restrictions whose threshold the store no longer reaches are lifted."""
+    _require_perm(actor, "merchants.record_violation")
+    now = now or timezone.now()
+    violation = (
+        Violation.objects.select_for_update().select_related("store", "violation_type").get(pk=violation.pk)
+    )
+    if not can_proceed(violation.revoke):
+        raise TransitionRefused(_("This violation is already revoked."))
+    store = Store.objects.select_for_update().get(pk=violation.store_id)
+    violation.revoke(at=now)
+    violation.save(update_fields=["status", "revoked_at"])
+    for entry in DepositEntry.objects.filter(cause_key__startswith=f"violation:{violation.pk}:").exclude(
+        kind=DepositEntry.Kind.REVERSAL
+    ):
+        deposit_reverse(entry=entry, reason=gettext_noop("Violation revoked"), actor=None, now=now)
+    if violation.points:
+        PointEntry.objects.create(
+            store=store,
+            ledger=violation.ledger,
+            year=violation.point_year,
+            points=-violation.points,
+            violation=violation,
+            cause_key=f"violation:{violation.pk}:points-revoked",
+            created_at=now,
+        )
+        total = _points_total(store=store, year=violation.point_year, ledger=violation.ledger)
+        for step in _ladder(violation.ledger):
+            if step.threshold <= total:
+                continue
+            for penalty in step.penalties:
+                cause = _ladder_cause(store, violation.point_year, violation.ledger, step.threshold, penalty)
+                for sanction in Sanction.objects.filter(cause_key=cause, lifted_at__isnull=True):
+                    sanction_lift(sanction=sanction, actor=None, reason=gettext_noop("Violation revoked"))
+                if (
+                    penalty == "suspension"
+                    and store.status == StoreStatus.SUSPENDED
+                    and StoreEvent.objects.filter(
+                        store=store, kind="ladder_suspension", data__cause=cause
+                    ).exists()
+                ):
+                    store_reinstate(store=store, actor=None, reason=gettext_noop("Violation revoked"))
+                    store.refresh_from_db()
+    _store_event(store, "violation_revoked", actor=actor, reason=reason, data={"violation": violation.pk})
+    return violation

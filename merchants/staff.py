@@ -9,6 +9,11 @@ STAFF_GROUP_PERMISSIONS = {
     COMPLIANCE_REVIEWER: [
         "merchants.review_store",
         "merchants.sanction_store",
+        "merchants.record_violation",
+        "merchants.view_violation",
+        "merchants.view_pointentry",
+        "merchants.view_violationtype",
+        "merchants.change_violationtype",
         "merchants.remove_listing",
         "merchants.view_store",
         "merchants.view_entity",

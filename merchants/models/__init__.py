@@ -19,6 +19,7 @@ from .store import (
     StoreEvent,
     StoreStatus,
 )
+from .violation import PointEntry, Violation, ViolationStatus, ViolationType
 
 __all__ = [
     "PROMISED_DISPATCH_HOURS",
@@ -37,7 +38,11 @@ __all__ = [
     "PointLadderStep",
     "PromisedDispatch",
     "RuleParameter",
+    "PointEntry",
     "Sanction",
+    "Violation",
+    "ViolationStatus",
+    "ViolationType",
     "SettlementEntry",
     "Withdrawal",
     "WithdrawalStatus",

@@ -144,3 +144,44 @@ def test_screening_reports_each_word_with_its_field():
 
 def test_screening_passes_clean_text():
     assert screen_texts({"title": "Cotton towel", "description": "Soft and thick"}, RULES) == []
+
+
+@pytest.mark.parametrize(
+    "amount, rate, minimum, maximum, expected",
+    [
+        ("100.00", "0.01", "2", "50", "2.00"),  # 1 → the minimum 2
+        ("250.00", "0.01", "2", "50", "3.00"),  # 2.5 → half-up 3
+        ("249.00", "0.01", "2", "50", "2.00"),  # 2.49 → 2
+        ("9000.00", "0.01", "2", "50", "50.00"),  # 90 → the maximum 50
+        ("30.00", "0.25", "5", "100", "8.00"),  # 7.5 → 8
+        ("10.00", "0.30", "10", "500", "10.00"),
+    ],
+)
+def test_compensation_bounds_and_rounding(amount, rate, minimum, maximum, expected):
+    from merchants.rules import compensation_amount
+
+    assert compensation_amount(
+        amount_paid=Decimal(amount), rate=Decimal(rate), minimum=Decimal(minimum), maximum=Decimal(maximum)
+    ) == Decimal(expected)
+
+
+@given(st.decimals(min_value=0, max_value=10**7, places=2))
+def test_compensation_always_within_bounds_and_whole_yuan(amount):
+    from merchants.rules import compensation_amount
+
+    value = compensation_amount(
+        amount_paid=amount, rate=Decimal("0.03"), minimum=Decimal("3"), maximum=Decimal("50")
+    )
+    assert Decimal("3") <= value <= Decimal("50")
+    assert value == value.to_integral_value()
+
+
+def test_ladder_steps_apply_once_when_first_reached():
+    from merchants.rules import LadderStep, ladder_steps_crossed, next_ladder_step
+
+    steps = [LadderStep(t, ("x",), None) for t in (12, 24, 36, 48)]
+    assert [s.threshold for s in ladder_steps_crossed(before=10, after=26, steps=steps)] == [12, 24]
+    assert ladder_steps_crossed(before=12, after=23, steps=steps) == []
+    assert [s.threshold for s in ladder_steps_crossed(before=11, after=12, steps=steps)] == [12]
+    assert next_ladder_step(points=24, steps=steps).threshold == 36
+    assert next_ladder_step(points=48, steps=steps) is None

@@ -1,0 +1,129 @@
+"""Violations, their types (rule table) and the two point ledgers."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+
+
+class ViolationType(models.Model):
+    """A kind of violation and what it costs by default (rule table, editable in the admin)."""
+
+    class Severity(models.TextChoices):
+        GENERAL = "general", _("general")
+        SERIOUS = "serious", _("serious")
+
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    severity = models.CharField(_("severity"), max_length=10, choices=Severity.choices)
+    points = models.PositiveIntegerField(_("points"), default=0)
+    deposit_deduction = models.DecimalField(
+        _("deposit deduction (CNY)"), max_digits=12, decimal_places=2, default=0
+    )
+    compensation_kind = models.SlugField(
+        _("compensation rule"),
+        max_length=40,
+        blank=True,
+        help_text=_("The compensation rule kind it pays, if any."),
+    )
+
+    class Meta:
+        ordering = ["severity", "code"]
+        verbose_name = _("violation type")
+        verbose_name_plural = _("violation types")
+
+    def __str__(self):
+        return self.name
+
+
+class ViolationStatus(models.TextChoices):
+    ACTIVE = "active", _("in force")
+    APPEALED = "appealed", _("under appeal")
+    REVOKED = "revoked", _("revoked")
+
+
+class Violation(ConcurrentTransitionMixin, models.Model):
+    store = models.ForeignKey(
+        "merchants.Store", on_delete=models.PROTECT, related_name="violations", verbose_name=_("store")
+    )
+    violation_type = models.ForeignKey(
+        ViolationType, on_delete=models.PROTECT, related_name="violations", verbose_name=_("type")
+    )
+    cause_kind = models.CharField(
+        _("cause"), max_length=20
+    )  # order, shipment, complaint, inspection, contact, manual
+    cause_id = models.CharField(_("cause id"), max_length=40)
+    cause_label = models.CharField(_("cause label"), max_length=100, blank=True)
+    occurred_at = models.DateTimeField(_("occurred"), default=timezone.now)
+    points = models.PositiveIntegerField(_("points"), default=0)
+    ledger = models.CharField(_("ledger"), max_length=10, choices=ViolationType.Severity.choices)
+    point_year = models.PositiveIntegerField(_("natural year"))
+    status = FSMField(
+        _("status"),
+        max_length=20,
+        choices=ViolationStatus.choices,
+        default=ViolationStatus.ACTIVE,
+        protected=True,
+    )
+    reason = models.CharField(_("reason"), max_length=300, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        verbose_name = _("violation")
+        verbose_name_plural = _("violations")
+        permissions = [("record_violation", _("Can record and revoke violations"))]
+        constraints = [
+            # Once per cause and type: running a check twice never doubles a penalty.
+            models.UniqueConstraint(
+                fields=["violation_type", "cause_kind", "cause_id"], name="violation_once_per_cause"
+            ),
+        ]
+        indexes = [models.Index(fields=["store", "-occurred_at"], name="violation_store_time")]
+
+    def __str__(self):
+        return f"{self.violation_type} ({self.cause_kind} {self.cause_id})"
+
+    @transition(field=status, source=ViolationStatus.ACTIVE, target=ViolationStatus.APPEALED)
+    def appeal(self):
+        pass
+
+    @transition(field=status, source=ViolationStatus.APPEALED, target=ViolationStatus.ACTIVE)
+    def uphold(self):
+        pass
+
+    @transition(
+        field=status,
+        source=[ViolationStatus.ACTIVE, ViolationStatus.APPEALED],
+        target=ViolationStatus.REVOKED,
+    )
+    def revoke(self, *, at):
+        self.revoked_at = at
+
+
+class PointEntry(models.Model):
+    """Points on a store's general or serious ledger for a natural year; a revoke adds the negative entry."""
+
+    store = models.ForeignKey("merchants.Store", on_delete=models.PROTECT, related_name="point_entries")
+    ledger = models.CharField(_("ledger"), max_length=10, choices=ViolationType.Severity.choices)
+    year = models.PositiveIntegerField(_("natural year"))
+    points = models.IntegerField(_("points"))
+    violation = models.ForeignKey(Violation, on_delete=models.PROTECT, related_name="point_entries")
+    cause_key = models.CharField(max_length=100, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("point entry")
+        verbose_name_plural = _("point entries")
+        indexes = [models.Index(fields=["store", "year", "ledger"], name="point_store_year_ledger")]
+        constraints = [models.CheckConstraint(condition=~Q(points=0), name="point_entry_not_zero")]
+
+    def __str__(self):
+        return f"{self.store_id} {self.ledger} {self.year}: {self.points:+d}"
