@@ -281,3 +281,62 @@ def settlement_entries_for_store(*, store: Store):
     from merchants.models import SettlementEntry
 
     return SettlementEntry.objects.filter(store=store).order_by("-created_at", "-id")
+
+
+# --- Violations and points ------------------------------------------------------------------------
+
+
+def violations_for_store(*, store: Store):
+    from merchants.models import Violation
+
+    return (
+        Violation.objects.filter(store=store).select_related("violation_type").order_by("-occurred_at", "-id")
+    )
+
+
+@dataclass(frozen=True)
+class LedgerPosition:
+    ledger: str
+    label: str
+    points: int
+    next_threshold: int | None
+    next_penalties: tuple[str, ...]
+    reached: list[int]
+
+
+def point_positions(*, store: Store, year: int) -> list[LedgerPosition]:
+    """Points per ledger this natural year, the thresholds reached and the next one."""
+    from merchants.models import PointEntry, PointLadderStep, ViolationType
+    from merchants.rules import LadderStep, next_ladder_step
+
+    totals = dict(
+        PointEntry.objects.filter(store=store, year=year)
+        .values_list("ledger")
+        .annotate(total=Sum("points"))
+        .values_list("ledger", "total")
+    )
+    steps_by_ledger: dict[str, list[LadderStep]] = {}
+    for step in PointLadderStep.objects.all():
+        steps_by_ledger.setdefault(step.ledger, []).append(
+            LadderStep(
+                step.threshold, tuple(p.strip() for p in step.penalties.split(",")), step.duration_days
+            )
+        )
+    positions = []
+    for ledger, label in ViolationType.Severity.choices:
+        points = totals.get(ledger) or 0
+        steps = steps_by_ledger.get(ledger, [])
+        upcoming = next_ladder_step(points=points, steps=steps)
+        positions.append(
+            LedgerPosition(
+                ledger=ledger,
+                label=str(label),
+                points=points,
+                next_threshold=upcoming.threshold if upcoming else None,
+                next_penalties=upcoming.penalties if upcoming else (),
+                reached=[
+                    s.threshold for s in sorted(steps, key=lambda s: s.threshold) if s.threshold <= points
+                ],
+            )
+        )
+    return positions

@@ -31,4 +31,5 @@ urlpatterns = [
     ),
     path("s/<str:store_code>/deposit/", views.DepositView.as_view(), name="deposit"),
     path("s/<str:store_code>/withdrawals/", views.WithdrawalsView.as_view(), name="withdrawals"),
+    path("s/<str:store_code>/violations/", views.ViolationsView.as_view(), name="violations"),
 ]

@@ -29,9 +29,11 @@ from merchants.selectors import (
     live_sanctions,
     membership_for_store,
     memberships_for_user,
+    point_positions,
     rule_int,
     settlement_entries_for_store,
     settlement_position,
+    violations_for_store,
     withdrawal_refusal,
     withdrawals_for_store,
 )
@@ -353,6 +355,27 @@ class WithdrawalsView(StoreMemberMixin, View):
                 )
                 return redirect("withdrawals", store_code=self.store.code)
         return self._render(request, form, status=400)
+
+
+class ViolationsView(StoreMemberMixin, View):
+    """Violations with what they cost, the point ledgers against the ladder, and restrictions in force."""
+
+    def get(self, request, store_code):
+        now = timezone.now()
+        year = timezone.localtime(now).year
+        return render(
+            request,
+            "merchants/violations.html",
+            self.context(
+                page=Paginator(violations_for_store(store=self.store), PAGE_SIZE).get_page(
+                    request.GET.get("page")
+                ),
+                positions=point_positions(store=self.store, year=year),
+                year=year,
+                sanctions=list(live_sanctions(store=self.store, now=now)),
+                now=now,
+            ),
+        )
 
 
 class DepositView(StoreMemberMixin, View):

@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 
@@ -127,3 +128,19 @@ class PointEntry(models.Model):
 
     def __str__(self):
         return f"{self.store_id} {self.ledger} {self.year}: {self.points:+d}"
+
+
+# The seeded type names, so they are translated when shown (names edited in the admin show as typed).
+SEEDED_TYPE_NAMES = [
+    gettext_noop("Late dispatch"),
+    gettext_noop("Out of stock (unshipped 48 h after the deadline)"),
+    gettext_noop("No pickup scan 24 h after the tracking number"),
+    gettext_noop("False dispatch (abnormal tracking)"),
+    gettext_noop("Fraudulent dispatch (empty parcel, wrong goods)"),
+    gettext_noop("Lost contact with a buyer (3 unconnected calls in 24 h)"),
+    gettext_noop("Negative customer service"),
+    gettext_noop("Goods not as described"),
+    gettext_noop("Failed spot check"),
+    gettext_noop("Counterfeit goods"),
+    gettext_noop("Other violation recorded by a reviewer"),
+]

@@ -132,3 +132,16 @@ def test_finance_cannot_record_violations_in_the_admin(client, staff_user):
 
     client.force_login(staff_user("finance"))
     assert client.get(reverse("admin:merchants_violation_add")).status_code == 403
+
+
+def test_seller_sees_violations_points_and_the_next_threshold(client, funded_store, owner, store_factory):
+    from django.urls import reverse
+
+    for i in range(4):
+        record(funded_store, "not_as_described", f"v{i}")  # 16 general points
+    client.force_login(owner)
+    page = client.get(reverse("violations", args=[funded_store.code])).content.decode()
+    assert "Goods not as described" in page
+    assert "Thresholds reached: 12" in page
+    assert "Next threshold: 24 points (listing_block)" in page
+    assert client.get(reverse("violations", args=[store_factory().code])).status_code == 404
