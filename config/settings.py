@@ -159,6 +159,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULE: dict = {
     "deposit-shortfall": {"task": "merchants.tasks.deposit_shortfall_check", "schedule": 3600.0},
     "sanction-expiry": {"task": "merchants.tasks.sanction_expiry_check", "schedule": 3600.0},
+    "late-dispatch": {"task": "orders.tasks.late_dispatch_check", "schedule": 300.0},
 }
 
 LOGGING = {

@@ -25,8 +25,9 @@ def test_run_checks_escalates_a_shortfall_as_of_the_given_time(funded_store, cap
 
 def test_run_checks_runs_every_check_by_default(db, capsys):
     call_command("run_checks")
-    assert capsys.readouterr().out.splitlines() == [
+    assert sorted(capsys.readouterr().out.splitlines()) == [
         "deposit_shortfall: started=0 ended=0 escalated=0",
+        "late_dispatch: strikes=0 out_of_stock=0",
         "sanction_expiry: reinstated=0",
     ]
 

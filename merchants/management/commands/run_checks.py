@@ -3,6 +3,7 @@ from datetime import datetime
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from merchants.checks import CHECKS, register_check
 from merchants.services import deposit_shortfall_check, sanction_expiry_check
 
 
@@ -16,11 +17,8 @@ def _sanction_expiry(now):
     return f"reinstated={sanction_expiry_check(now=now)}"
 
 
-# name -> runner(now) -> summary line; the apps above merchants add their checks here as they arrive.
-CHECKS = {
-    "deposit_shortfall": _shortfall,
-    "sanction_expiry": _sanction_expiry,
-}
+register_check("deposit_shortfall", _shortfall)
+register_check("sanction_expiry", _sanction_expiry)
 
 
 class Command(BaseCommand):

@@ -1,0 +1,83 @@
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from merchants.models import DepositEntry, Violation
+from orders.checks import late_dispatch_check
+from orders.services import order_ship
+from tests.orders.factories import carrier, make_order
+
+pytestmark = pytest.mark.django_db
+
+
+def late_violations():
+    return sorted(
+        Violation.objects.filter(violation_type__code="late_dispatch").values_list("cause_id", flat=True)
+    )
+
+
+def test_strikes_at_the_deadline_then_every_24_hours_at_most_three(funded_store):
+    paid = timezone.now() - timedelta(days=10)
+    order = make_order(funded_store, paid_at=paid, promise="24h", amount="250.00")
+    deadline = order.dispatch_deadline
+    assert late_dispatch_check(now=deadline - timedelta(seconds=1)).strikes == 0
+    assert late_dispatch_check(now=deadline).strikes == 1
+    assert late_dispatch_check(now=deadline + timedelta(hours=23)).strikes == 0  # idempotent
+    assert late_dispatch_check(now=deadline + timedelta(hours=24)).strikes == 1
+    assert late_dispatch_check(now=deadline + timedelta(days=5)).strikes == 1  # the third, and the last
+    assert late_dispatch_check(now=deadline + timedelta(days=9)).strikes == 0
+    assert late_violations() == [f"{order.pk}:1", f"{order.pk}:2", f"{order.pk}:3"]
+    # Late-dispatch compensation once, with the first strike (1% of 250 = 2.5 → 3); the order also went
+    # out of stock 48 h after its deadline, which is compensated on its own (1%, ≤ 48 h promise → 3).
+    late = Violation.objects.get(violation_type__code="late_dispatch", cause_id=f"{order.pk}:1")
+    out_of_stock = Violation.objects.get(violation_type__code="out_of_stock", cause_id=str(order.pk))
+    compensation = dict(DepositEntry.objects.filter(kind="compensation").values_list("cause_key", "amount"))
+    assert compensation == {
+        f"violation:{late.pk}:compensation": Decimal("-3.00"),
+        f"violation:{out_of_stock.pk}:compensation": Decimal("-3.00"),
+    }
+
+
+def test_unshipped_48_hours_after_the_deadline_is_out_of_stock(funded_store):
+    order = make_order(
+        funded_store, paid_at=timezone.now() - timedelta(days=10), promise="72h", amount="250.00"
+    )
+    result = late_dispatch_check(now=order.dispatch_deadline + timedelta(hours=48))
+    assert result.out_of_stock == 1
+    assert Violation.objects.filter(violation_type__code="out_of_stock", cause_id=str(order.pk)).count() == 1
+    # 72-hour promise: 3% (min 3, max 50) of 250 = 7.5 → 8
+    assert DepositEntry.objects.filter(kind="compensation", amount=Decimal("-8.00")).count() == 1
+
+
+def test_an_order_shipped_in_time_is_never_struck(funded_store):
+    order = make_order(funded_store, paid_at=timezone.now() - timedelta(hours=2), promise="24h")
+    order_ship(order=order, carrier=carrier("sf"), tracking_no="SF1234567890123")
+    assert late_dispatch_check(now=timezone.now() + timedelta(days=5)).strikes == 0
+    assert late_violations() == []
+
+
+def test_an_order_shipped_late_gets_the_strikes_it_earned(funded_store):
+    order = make_order(funded_store, paid_at=timezone.now() - timedelta(days=3), promise="24h")
+    order_ship(
+        order=order,
+        carrier=carrier("sf"),
+        tracking_no="SF1234567890123",
+        now=order.dispatch_deadline + timedelta(hours=30),
+    )
+    late_dispatch_check(now=timezone.now())
+    assert late_violations() == [f"{order.pk}:1", f"{order.pk}:2"]
+
+
+def test_run_checks_runs_the_late_dispatch_check(funded_store, capsys):
+    order = make_order(funded_store, paid_at=timezone.now() - timedelta(days=2), promise="24h")
+    call_command(
+        "run_checks",
+        "--only",
+        "late_dispatch",
+        "--now",
+        (order.dispatch_deadline + timedelta(hours=1)).isoformat(),
+    )
+    assert capsys.readouterr().out == "late_dispatch: strikes=1 out_of_stock=0\n"
