@@ -47,7 +47,11 @@ def reseed_rule_table():
         importlib.import_module("merchants.migrations.0003_screening_patterns_beside_chinese").forwards(
             apps, None
         )
+    from merchants.models import ViolationType
     from orders.models import Carrier
+
+    if not ViolationType.objects.exists():
+        importlib.import_module("merchants.migrations.0007_seed_violation_types").seed(apps, None)
 
     if not Carrier.objects.exists():
         importlib.import_module("orders.migrations.0002_seed_carriers_and_rules").seed(apps, None)
