@@ -28,8 +28,7 @@ from django.utils import timezone
 from django_fsm import can_proceed
 
 from merchants.models import Listing, Membership, Sanction, SettlementEntry, Store
-from merchants.selectors import rule_decimals, rule_int
-from orders.crypto import digest
+from merchants.selectors import rule_int
 from orders.models import (
     Carrier,
     Fulfilment,
@@ -40,11 +39,13 @@ from orders.models import (
     Shipment,
     TrackingEvent,
 )
-from orders.rules import FeeLine, order_dispatch_deadline, service_fee
+from orders.rules import order_dispatch_deadline
 from orders.services import (
     LineData,
+    OrderRules,
     RecipientData,
     normalise_tracking_no,
+    order_build,
     order_cancel,
     order_confirm_receipt,
     order_create,
@@ -463,10 +464,7 @@ class _BulkWriter:
     transitions on the model, the same event rows and data."""
 
     def __init__(self):
-        params = rule_decimals("same_day_cutoff_hour", "new_store_fee_days", "new_store_fee_rate")
-        self.cutoff_hour = int(params["same_day_cutoff_hour"])
-        self.new_store_days = int(params["new_store_fee_days"])
-        self.new_store_rate = params["new_store_fee_rate"]
+        self.rules = OrderRules.current()
         self.release_days = rule_int("settlement_release_days")
         self.orders: list[Order] = []
         self.lines: list[OrderLine] = []
@@ -490,69 +488,27 @@ class _BulkWriter:
         )
 
     def add(self, store: Store, plan: Plan, carriers: dict[str, Carrier]) -> None:
-        # order_create
-        zone = ZoneInfo(store.time_zone)
-        deadline = order_dispatch_deadline(
-            paid_at=plan.paid_at,
-            promises=[line.promised_dispatch for line in plan.lines],
-            zone=zone,
-            same_day_cutoff_hour=self.cutoff_hour,
-        )
-        rates = [
-            line.service_fee_rate
-            if line.service_fee_rate is not None
-            else (
-                line.listing.category.service_fee_rate
-                if line.listing
-                else store.main_category.service_fee_rate
-            )
-            for line in plan.lines
-        ]
-        age = (plan.paid_at.astimezone(zone).date() - store.opened_on).days if store.opened_on else None
-        amount = plan.amount_paid
-        fee = service_fee(
-            amount_paid=amount,
-            lines=[
-                FeeLine(subtotal=line.unit_price * line.quantity, rate=rate)
-                for line, rate in zip(plan.lines, rates, strict=True)
-            ],
-            is_advertising=plan.is_advertising,
-            store_age_days=age,
-            new_store_days=self.new_store_days,
-            new_store_rate=self.new_store_rate,
-        )
-        recipient = plan.recipient
-        order = Order(
+        # order_create: the same builder, saved later in bulk
+        order, order_lines = order_build(
             store=store,
             order_no=plan.order_no,
             paid_at=plan.paid_at,
-            dispatch_deadline=deadline,
-            amount_paid=amount,
-            service_fee=fee,
+            amount_paid=plan.amount_paid,
+            lines=plan.lines,
+            recipient=plan.recipient,
             is_advertising=plan.is_advertising,
             fulfilment=plan.fulfilment,
-            recipient_name=recipient.name,
-            recipient_phone=recipient.phone,
-            recipient_region=recipient.region,
-            recipient_address=recipient.address,
-            address_digest=digest(f"{recipient.region} {recipient.address}"),
-            buyer_message=plan.buyer_message[:500],
+            buyer_message=plan.buyer_message,
+            rules=self.rules,
         )
         self.orders.append(order)
-        self.lines.extend(
-            OrderLine(
-                order=order,
-                listing=line.listing,
-                sku=line.sku,
-                title=line.title,
-                quantity=line.quantity,
-                unit_price=line.unit_price,
-                promised_dispatch=line.promised_dispatch,
-                service_fee_rate=rate,
-            )
-            for line, rate in zip(plan.lines, rates, strict=True)
+        self.lines.extend(order_lines)
+        self._event(
+            order,
+            "paid",
+            data={"deadline": order.dispatch_deadline.isoformat(), "fee": str(order.service_fee)},
+            at=plan.paid_at,
         )
-        self._event(order, "paid", data={"deadline": deadline.isoformat(), "fee": str(fee)}, at=plan.paid_at)
 
         shipment = None
         for step in plan.steps:

@@ -88,6 +88,97 @@ class RecipientData:
     address: str  # street, building, room
 
 
+@dataclass(frozen=True)
+class OrderRules:
+    """The rule-table numbers an order's deadline and fee need, read once (a bulk load reads them once)."""
+
+    same_day_cutoff_hour: int
+    new_store_fee_days: int
+    new_store_fee_rate: Decimal
+
+    @classmethod
+    def current(cls) -> OrderRules:
+        params = rule_decimals("same_day_cutoff_hour", "new_store_fee_days", "new_store_fee_rate")
+        return cls(
+            same_day_cutoff_hour=int(params["same_day_cutoff_hour"]),
+            new_store_fee_days=int(params["new_store_fee_days"]),
+            new_store_fee_rate=params["new_store_fee_rate"],
+        )
+
+
+def order_build(
+    *,
+    store: Store,
+    order_no: str,
+    paid_at: datetime,
+    amount_paid: Decimal,
+    lines: list[LineData],
+    recipient: RecipientData,
+    is_advertising: bool,
+    fulfilment: str,
+    buyer_message: str,
+    rules: OrderRules,
+) -> tuple[Order, list[OrderLine]]:
+    """An unsaved order and its lines with the deadline (shortest promise) and the technical service fee."""
+    zone = ZoneInfo(store.time_zone)
+    deadline = order_dispatch_deadline(
+        paid_at=paid_at,
+        promises=[line.promised_dispatch for line in lines],
+        zone=zone,
+        same_day_cutoff_hour=rules.same_day_cutoff_hour,
+    )
+    rates = [
+        line.service_fee_rate
+        if line.service_fee_rate is not None
+        else (
+            line.listing.category.service_fee_rate if line.listing else store.main_category.service_fee_rate
+        )
+        for line in lines
+    ]
+    store_age_days = (paid_at.astimezone(zone).date() - store.opened_on).days if store.opened_on else None
+    fee = service_fee(
+        amount_paid=amount_paid,
+        lines=[
+            FeeLine(subtotal=line.unit_price * line.quantity, rate=rate)
+            for line, rate in zip(lines, rates, strict=True)
+        ],
+        is_advertising=is_advertising,
+        store_age_days=store_age_days,
+        new_store_days=rules.new_store_fee_days,
+        new_store_rate=rules.new_store_fee_rate,
+    )
+    order = Order(
+        store=store,
+        order_no=order_no,
+        paid_at=paid_at,
+        dispatch_deadline=deadline,
+        amount_paid=amount_paid,
+        service_fee=fee,
+        is_advertising=is_advertising,
+        fulfilment=fulfilment,
+        recipient_name=recipient.name,
+        recipient_phone=recipient.phone,
+        recipient_region=recipient.region,
+        recipient_address=recipient.address,
+        address_digest=digest(f"{recipient.region} {recipient.address}"),
+        buyer_message=buyer_message[:500],
+    )
+    order_lines = [
+        OrderLine(
+            order=order,
+            listing=line.listing,
+            sku=line.sku,
+            title=line.title,
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+            promised_dispatch=line.promised_dispatch,
+            service_fee_rate=rate,
+        )
+        for line, rate in zip(lines, rates, strict=True)
+    ]
+    return order, order_lines
+
+
 def order_create(
     *,
     store: Store,
@@ -109,52 +200,19 @@ def order_create(
         raise OrderRefused(_("An order needs at least one line."))
     if any(line.quantity <= 0 for line in lines):
         raise OrderRefused(_("Every line needs a quantity of at least 1."))
-    params = rule_decimals("same_day_cutoff_hour", "new_store_fee_days", "new_store_fee_rate")
-    zone = ZoneInfo(store.time_zone)
-    deadline = order_dispatch_deadline(
+    order, order_lines = order_build(
+        store=store,
+        order_no=order_no,
         paid_at=paid_at,
-        promises=[line.promised_dispatch for line in lines],
-        zone=zone,
-        same_day_cutoff_hour=int(params["same_day_cutoff_hour"]),
-    )
-    rates = [
-        line.service_fee_rate
-        if line.service_fee_rate is not None
-        else (
-            line.listing.category.service_fee_rate if line.listing else store.main_category.service_fee_rate
-        )
-        for line in lines
-    ]
-    store_age_days = (paid_at.astimezone(zone).date() - store.opened_on).days if store.opened_on else None
-    fee = service_fee(
         amount_paid=amount_paid,
-        lines=[
-            FeeLine(subtotal=line.unit_price * line.quantity, rate=rate)
-            for line, rate in zip(lines, rates, strict=True)
-        ],
+        lines=lines,
+        recipient=recipient,
         is_advertising=is_advertising,
-        store_age_days=store_age_days,
-        new_store_days=int(params["new_store_fee_days"]),
-        new_store_rate=params["new_store_fee_rate"],
+        fulfilment=fulfilment,
+        buyer_message=buyer_message,
+        rules=OrderRules.current(),
     )
-    full_address = f"{recipient.region} {recipient.address}"
     with transaction.atomic():
-        order = Order(
-            store=store,
-            order_no=order_no,
-            paid_at=paid_at,
-            dispatch_deadline=deadline,
-            amount_paid=amount_paid,
-            service_fee=fee,
-            is_advertising=is_advertising,
-            fulfilment=fulfilment,
-            recipient_name=recipient.name,
-            recipient_phone=recipient.phone,
-            recipient_region=recipient.region,
-            recipient_address=recipient.address,
-            address_digest=digest(full_address),
-            buyer_message=buyer_message[:500],
-        )
         try:
             with transaction.atomic():
                 order.save()
@@ -162,21 +220,13 @@ def order_create(
             raise OrderRefused(
                 _("The store already has an order %(order_no)s.") % {"order_no": order_no}
             ) from exc
-        OrderLine.objects.bulk_create(
-            OrderLine(
-                order=order,
-                listing=line.listing,
-                sku=line.sku,
-                title=line.title,
-                quantity=line.quantity,
-                unit_price=line.unit_price,
-                promised_dispatch=line.promised_dispatch,
-                service_fee_rate=rate,
-            )
-            for line, rate in zip(lines, rates, strict=True)
-        )
+        OrderLine.objects.bulk_create(order_lines)
         _event(
-            order, "paid", actor=actor, data={"deadline": deadline.isoformat(), "fee": str(fee)}, at=paid_at
+            order,
+            "paid",
+            actor=actor,
+            data={"deadline": order.dispatch_deadline.isoformat(), "fee": str(order.service_fee)},
+            at=paid_at,
         )
     return order
 
