@@ -1,7 +1,17 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
 
 class ComplaintsConfig(AppConfig):
     name = "complaints"
     verbose_name = _("Complaints")
+
+    def ready(self):
+        from complaints.checks import lost_contact_check
+        from merchants.checks import register_check
+        from merchants.staff import ensure_staff_groups
+
+        register_check("lost_contact", lambda now: str(lost_contact_check(now=now)))
+        # The complaint permissions exist only after this app's post_migrate: give them to the groups then.
+        post_migrate.connect(ensure_staff_groups, sender=self, dispatch_uid="complaints.ensure_staff_groups")

@@ -1,0 +1,410 @@
+"""The reviewer desk: the complaint queue (regulator complaints first, then by deadline) and one button per
+service (assign to me, ask the seller, start review, uphold, dismiss). Each button is permission-checked here
+and again in the service; nothing here saves the protected status."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+from django_fsm import can_proceed
+
+from complaints.forms import ComplaintOptionalReasonForm, ComplaintReasonForm, ComplaintUpholdForm
+from complaints.models import (
+    DECIDED_STATUSES,
+    BuyerMessage,
+    CallAttempt,
+    Complaint,
+    ComplaintEvent,
+    ComplaintEvidence,
+    ComplaintStatus,
+    Notification,
+)
+from complaints.services import (
+    DECIDE,
+    HANDLE,
+    complaint_assign,
+    complaint_dismiss,
+    complaint_request_info,
+    complaint_start_review,
+    complaint_uphold,
+)
+from complaints.views import evidence_response
+from merchants.admin import (
+    EventInline,
+    LargeTableMixin,
+    ObjectAction,
+    ObjectActionsMixin,
+    ReadOnlyAdminMixin,
+    ReadOnlyInline,
+)
+from merchants.errors import DomainError
+
+# --- Filters --------------------------------------------------------------------------------------
+
+
+class WorkFilter(admin.SimpleListFilter):
+    """Undecided by default: the queue. "All" and "decided" on request."""
+
+    title = _("queue")
+    parameter_name = "work"
+
+    def lookups(self, request, model_admin):
+        return [("decided", _("decided")), ("all", _("all"))]
+
+    def choices(self, changelist):
+        yield {
+            "selected": self.value() is None,
+            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
+            "display": _("to handle"),
+        }
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": self.value() == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+    def queryset(self, request, queryset):
+        if self.value() == "all":
+            return queryset
+        if self.value() == "decided":
+            return queryset.filter(status__in=DECIDED_STATUSES)
+        return queryset.exclude(status__in=DECIDED_STATUSES)
+
+
+class RegulatorFilter(admin.SimpleListFilter):
+    title = _("regulator")
+    parameter_name = "regulator"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("from a regulator")), ("no", _("not from a regulator"))]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("yes", "no"):
+            return queryset.filter(from_regulator=self.value() == "yes")
+        return queryset
+
+
+class OverdueFilter(admin.SimpleListFilter):
+    title = _("seller's reply")
+    parameter_name = "reply"
+
+    def lookups(self, request, model_admin):
+        return [("overdue", _("overdue")), ("waiting", _("waiting, not overdue"))]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        waiting = queryset.filter(status=ComplaintStatus.AWAITING_SELLER)
+        if self.value() == "overdue":
+            return waiting.filter(reply_due_at__lte=now)
+        if self.value() == "waiting":
+            return waiting.filter(reply_due_at__gt=now)
+        return queryset
+
+
+class AssignedFilter(admin.SimpleListFilter):
+    title = _("assigned")
+    parameter_name = "assigned"
+
+    def lookups(self, request, model_admin):
+        return [("me", _("to me")), ("nobody", _("to nobody"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "me":
+            return queryset.filter(assigned_to=request.user)
+        if self.value() == "nobody":
+            return queryset.filter(assigned_to__isnull=True)
+        return queryset
+
+
+# --- Object actions -------------------------------------------------------------------------------
+
+
+def _assign_to_me(request, complaint, data):
+    complaint_assign(complaint=complaint, assignee=request.user, actor=request.user, reason=data["reason"])
+    messages.success(request, gettext("Complaint #%(id)s is assigned to you.") % {"id": complaint.pk})
+
+
+def _request_info(request, complaint, data):
+    complaint = complaint_request_info(complaint=complaint, actor=request.user, reason=data["reason"])
+    messages.success(
+        request,
+        gettext("The seller was asked to reply by %(due)s.")
+        % {"due": timezone.localtime(complaint.reply_due_at).strftime("%Y-%m-%d %H:%M")},
+    )
+
+
+def _start_review(request, complaint, data):
+    complaint_start_review(complaint=complaint, actor=request.user, reason=data["reason"])
+    messages.success(request, gettext("Complaint #%(id)s is under review.") % {"id": complaint.pk})
+
+
+def _uphold(request, complaint, data):
+    violation_type = data.get("violation_type")
+    complaint = complaint_uphold(
+        complaint=complaint,
+        actor=request.user,
+        reason=data["reason"],
+        violation_type=violation_type.code if violation_type else None,
+        refund=data["refund"],
+        compensation=data.get("compensation"),
+        refer_to_authorities=data["refer_to_authorities"],
+    )
+    parts = [gettext("Complaint #%(id)s upheld.") % {"id": complaint.pk}]
+    if complaint.violation_id:
+        parts.append(gettext("Violation recorded."))
+    if complaint.order_refunded:
+        parts.append(gettext("Order refunded."))
+    if complaint.referred_to_authorities:
+        parts.append(gettext("Flagged for referral to the authorities."))
+    messages.success(request, " ".join(parts))
+
+
+def _dismiss(request, complaint, data):
+    complaint_dismiss(complaint=complaint, actor=request.user, reason=data["reason"])
+    messages.success(request, gettext("Complaint #%(id)s dismissed.") % {"id": complaint.pk})
+
+
+def _awaiting_overdue_or_open(complaint) -> bool:
+    if complaint.status == ComplaintStatus.AWAITING_SELLER:
+        return complaint.reply_overdue()
+    return can_proceed(complaint.start_review)
+
+
+COMPLAINT_ACTIONS = (
+    ObjectAction(
+        "assign_to_me",
+        _("Assign to me"),
+        HANDLE,
+        ComplaintOptionalReasonForm,
+        _assign_to_me,
+        lambda c: not c.is_decided,
+        _("Take the complaint: it shows under “assigned to me”."),
+    ),
+    ObjectAction(
+        "request_info",
+        _("Ask the seller"),
+        HANDLE,
+        ComplaintReasonForm,
+        _request_info,
+        lambda c: can_proceed(c.request_info),
+        _("Send the complaint to the seller for a reply with evidence, by the deadline of the rule table."),
+    ),
+    ObjectAction(
+        "start_review",
+        _("Start review"),
+        HANDLE,
+        ComplaintOptionalReasonForm,
+        _start_review,
+        _awaiting_overdue_or_open,
+        _(
+            "Review without (further) waiting for the seller: an open complaint, or one whose deadline passed."
+        ),
+    ),
+    ObjectAction(
+        "uphold",
+        _("Uphold"),
+        DECIDE,
+        ComplaintUpholdForm,
+        _uphold,
+        lambda c: can_proceed(c.uphold),
+        _(
+            "Decide for the complainant: the violation is recorded (once), the buyer refunded when the order "
+            "can be, and any extra compensation paid from the deposit. The seller sees the reason."
+        ),
+    ),
+    ObjectAction(
+        "dismiss",
+        _("Dismiss"),
+        DECIDE,
+        ComplaintReasonForm,
+        _dismiss,
+        lambda c: can_proceed(c.dismiss),
+        _("Decide for the seller: nothing is recorded against the store. The seller sees the reason."),
+    ),
+)
+
+
+class ComplaintEventInline(EventInline):
+    model = ComplaintEvent
+
+
+class ComplaintEvidenceInline(ReadOnlyInline):
+    model = ComplaintEvidence
+    fields = ("party", "download", "content_type", "size", "uploaded_by", "created_at")
+    readonly_fields = fields
+    show_change_link = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("uploaded_by")
+
+    @admin.display(description=_("file"))
+    def download(self, obj):
+        url = reverse("admin:complaints_complaint_evidence", args=[obj.complaint_id, obj.pk])
+        return format_html('<a href="{}">{}</a>', url, obj.original_name)
+
+
+@admin.register(Complaint)
+class ComplaintAdmin(LargeTableMixin, ObjectActionsMixin, admin.ModelAdmin):
+    change_form_template = "admin/merchants/change_form.html"
+    list_display = (
+        "id",
+        "regulator_badge",
+        "kind",
+        "source",
+        "store_code",
+        "status",
+        "reply_due",
+        "assigned_to",
+        "carrier_desk",
+        "opened_at",
+    )
+    list_display_links = ("id", "kind")
+    list_filter = (
+        WorkFilter,
+        RegulatorFilter,
+        OverdueFilter,
+        AssignedFilter,
+        "kind",
+        "source",
+        "status",
+        "carrier_desk",
+    )
+    list_select_related = ("store", "assigned_to")
+    search_fields = ("=id", "=store__code", "=order__order_no")
+    raw_id_fields = ("store", "order", "listing", "assigned_to")
+    list_per_page = 50
+    inlines = (ComplaintEvidenceInline, ComplaintEventInline)
+    object_actions = COMPLAINT_ACTIONS
+    fieldsets = (
+        (None, {"fields": ("kind", "sub_kind", "source", "from_regulator", "carrier_desk", "status")}),
+        (_("Concerning"), {"fields": ("store", "order", "listing")}),
+        (_("Statements"), {"fields": ("buyer_statement", "seller_statement", "seller_replied_at")}),
+        (_("Handling"), {"fields": ("opened_at", "opened_by", "assigned_to", "reply_due_at")}),
+        (
+            _("Decision"),
+            {
+                "fields": (
+                    "decided_at",
+                    "decided_by",
+                    "decision_reason",
+                    "violation",
+                    "order_refunded",
+                    "compensation",
+                    "referred_to_authorities",
+                )
+            },
+        ),
+    )
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in Complaint._meta.fields]
+
+    def has_add_permission(self, request):
+        return False  # complaints come in through complaint_open (intake systems, seed, services)
+
+    def has_change_permission(self, request, obj=None):
+        return False  # the page shows the complaint; every change is a button that calls a service
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("store", "order", "assigned_to")
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/evidence/<int:evidence_id>/",
+                self.admin_site.admin_view(self.evidence_view),
+                name="complaints_complaint_evidence",
+            )
+        ] + super().get_urls()
+
+    def evidence_view(self, request, object_id, evidence_id):
+        complaint = self.get_object(request, unquote(object_id))
+        if complaint is None:
+            raise Http404
+        if not self.has_view_or_change_permission(request, complaint):
+            raise PermissionDenied
+        evidence = ComplaintEvidence.objects.filter(complaint=complaint, pk=evidence_id).first()
+        if evidence is None:
+            raise Http404
+        return evidence_response(evidence)
+
+    @admin.display(description=_("regulator"), ordering="-from_regulator")
+    def regulator_badge(self, obj):
+        return format_html("<strong>{}</strong>", gettext("regulator")) if obj.from_regulator else ""
+
+    @admin.display(description=_("store"), ordering="store__code")
+    def store_code(self, obj):
+        return obj.store.code
+
+    @admin.display(description=_("reply due"), ordering="reply_due_at")
+    def reply_due(self, obj):
+        if obj.reply_due_at is None:
+            return "—"
+        text = timezone.localtime(obj.reply_due_at).strftime("%Y-%m-%d %H:%M")
+        if obj.reply_overdue():
+            return format_html(
+                '<span style="color:#b00"><strong>{}</strong> ({})</span>', text, gettext("overdue")
+            )
+        return text
+
+    @admin.action(description=_("Assign the selected complaints to me"), permissions=["handle"])
+    def assign_selected_to_me(self, request, queryset):
+        done = 0
+        for complaint in queryset.exclude(status__in=DECIDED_STATUSES):
+            try:
+                complaint_assign(complaint=complaint, assignee=request.user, actor=request.user)
+            except DomainError as exc:
+                for message in exc.messages:
+                    self.message_user(request, message, messages.ERROR)
+            else:
+                done += 1
+        self.message_user(
+            request, gettext("%(n)d complaint(s) assigned to you.") % {"n": done}, messages.SUCCESS
+        )
+
+    actions = ("assign_selected_to_me",)
+
+    def has_handle_permission(self, request):
+        return request.user.has_perm(HANDLE)
+
+
+@admin.register(ComplaintEvent)
+class ComplaintEventAdmin(LargeTableMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("complaint", "kind", "from_status", "to_status", "actor", "created_at")
+    list_filter = ("kind",)
+    list_select_related = ("complaint", "actor")
+    raw_id_fields = ("complaint",)
+
+
+@admin.register(CallAttempt)
+class CallAttemptAdmin(LargeTableMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("order", "store", "called_at", "connected", "source")
+    list_filter = ("connected", "source")
+    list_select_related = ("order", "store")
+    search_fields = ("=order__order_no", "=store__code")
+
+
+@admin.register(BuyerMessage)
+class BuyerMessageAdmin(LargeTableMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("order", "store", "sent_at", "answered_at", "answered_by_human", "source")
+    list_filter = ("answered_by_human", "source")
+    list_select_related = ("order", "store")
+    search_fields = ("=order__order_no", "=store__code")
+
+
+@admin.register(Notification)
+class NotificationAdmin(LargeTableMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("store", "kind", "message", "created_at", "read_at")
+    list_filter = ("kind",)
+    list_select_related = ("store",)

@@ -1,0 +1,134 @@
+"""The lost-contact check (RULES §6): three unconnected calls about one order within 24 hours, with no
+connected call in between, and the store has lost contact with that buyer.
+
+Set-based: one query over the recent unconnected calls (a partial index) finds each call that closes such a
+run — counting, for every unconnected call, the unconnected calls of its order in the window before it and
+after the order's last connected call before it — and leaves out the orders already recorded with an
+anti-join on the violations' unique key. Idempotent: one `lost_contact` violation per order (cause "contact",
+the order's id); the deposit deduction comes with the violation type. Single-flight.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.db.models import (
+    CharField,
+    Count,
+    DateTimeField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import Cast, Coalesce
+from django.utils import timezone
+
+from complaints.models import CallAttempt
+from merchants.locks import single_flight
+from merchants.models import Violation
+from merchants.selectors import rule_decimals
+from merchants.services import ViolationCause, violations_record_many
+
+BATCH = 2000
+TYPE_CODE = "lost_contact"
+CAUSE_KIND = "contact"
+LONG_AGO = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass
+class LostContactResult:
+    recorded: int = 0
+    skipped: bool = False
+
+    def __str__(self):
+        skipped = " (another run holds the lock)" if self.skipped else ""
+        return f"lost_contact={self.recorded}{skipped}"
+
+
+def lost_contact_due(*, now: datetime, calls: int, window: timedelta, lookback: timedelta):
+    """(order id, store id, order number, time of the call that closed the run) for each order with a run of
+    `calls` unconnected calls within `window` and no connected call in between, not yet recorded."""
+    last_connected = (
+        CallAttempt.objects.filter(
+            order=OuterRef("order"), connected=True, called_at__lt=OuterRef("called_at")
+        )
+        .order_by("-called_at")
+        .values("called_at")[:1]
+    )
+    unconnected_in_run = (
+        CallAttempt.objects.filter(
+            order=OuterRef("order"),
+            connected=False,
+            called_at__lte=OuterRef("called_at"),
+            called_at__gte=OuterRef("window_start"),
+            called_at__gt=OuterRef("last_connected_at"),
+        )
+        .order_by()
+        .values("order")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    recorded = Violation.objects.filter(
+        violation_type__code=TYPE_CODE,
+        cause_kind=CAUSE_KIND,
+        cause_id=Cast(OuterRef("order_id"), CharField()),
+    )
+    return (
+        CallAttempt.objects.filter(connected=False, called_at__gte=now - lookback, called_at__lte=now)
+        .annotate(
+            window_start=ExpressionWrapper(F("called_at") - Value(window), output_field=DateTimeField()),
+            last_connected_at=Coalesce(
+                Subquery(last_connected, output_field=DateTimeField()),
+                Value(LONG_AGO, output_field=DateTimeField()),
+            ),
+        )
+        .annotate(run=Subquery(unconnected_in_run))
+        .filter(run__gte=calls)
+        .exclude(Exists(recorded))
+        .order_by("order_id", "called_at")
+        .values_list("order_id", "store_id", "order__order_no", "called_at")
+    )
+
+
+def lost_contact_check(*, now: datetime | None = None) -> LostContactResult:
+    now = now or timezone.now()
+    result = LostContactResult()
+    params = rule_decimals("lost_contact_calls", "lost_contact_window_hours", "engine_lookback_days")
+    calls = int(params["lost_contact_calls"])
+    window = timedelta(hours=int(params["lost_contact_window_hours"]))
+    lookback = timedelta(days=int(params["engine_lookback_days"]))
+    with single_flight("lost_contact_check") as acquired:
+        if not acquired:
+            result.skipped = True
+            return result
+
+        def causes() -> Iterator[ViolationCause]:
+            seen = set()
+            for order_id, store_id, order_no, called_at in lost_contact_due(
+                now=now, calls=calls, window=window, lookback=lookback
+            ).iterator(chunk_size=BATCH):
+                if order_id in seen:  # the first run of an order is its cause
+                    continue
+                seen.add(order_id)
+                yield ViolationCause(
+                    store_id=store_id,
+                    cause_kind=CAUSE_KIND,
+                    cause_id=str(order_id),
+                    cause_label=f"{order_no} ({calls} calls)"[:100],
+                    occurred_at=called_at,
+                )
+
+        batch = []
+        for cause in causes():
+            batch.append(cause)
+            if len(batch) >= BATCH:
+                result.recorded += len(violations_record_many(type_code=TYPE_CODE, causes=batch, now=now))
+                batch = []
+        if batch:
+            result.recorded += len(violations_record_many(type_code=TYPE_CODE, causes=batch, now=now))
+    return result

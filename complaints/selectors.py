@@ -1,0 +1,159 @@
+"""Reads of complaints, buyer contacts and notifications. Seller reads take a store the acting user is a
+member of (resolved by `merchants.selectors.membership_for_store`) or the user themselves."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.db.models import F, QuerySet
+from django.http import Http404
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from complaints.models import (
+    DECIDED_STATUSES,
+    BuyerMessage,
+    CallAttempt,
+    Complaint,
+    ComplaintEvidence,
+    ComplaintStatus,
+    Notification,
+)
+from complaints.rules import MessageTiming, ServiceFigures, ServiceRules, service_figures
+from merchants.models import Store
+from merchants.selectors import rule_decimals
+
+# --- Seller complaints ----------------------------------------------------------------------------
+
+
+def complaints_for_store(*, store: Store, status: str | None = None) -> QuerySet[Complaint]:
+    """The store's complaints — never the carrier desk's — those waiting for the seller first, by deadline."""
+    qs = (
+        Complaint.objects.filter(store=store, carrier_desk=False)
+        .select_related("order", "listing")
+        .order_by(F("reply_due_at").asc(nulls_last=True), "-opened_at", "-id")
+    )
+    if status:
+        qs = qs.filter(status=status)
+    return qs
+
+
+def complaint_for_store(*, store: Store, complaint_id: int) -> Complaint:
+    complaint = (
+        Complaint.objects.filter(store=store, carrier_desk=False, pk=complaint_id)
+        .select_related("order", "listing", "violation__violation_type")
+        .first()
+    )
+    if complaint is None:
+        raise Http404(_("No such complaint."))
+    return complaint
+
+
+def complaint_evidence(*, complaint: Complaint) -> QuerySet[ComplaintEvidence]:
+    return ComplaintEvidence.objects.filter(complaint=complaint).order_by("created_at", "id")
+
+
+def complaint_evidence_for_store(*, store: Store, complaint_id: int, evidence_id: int) -> ComplaintEvidence:
+    evidence = (
+        ComplaintEvidence.objects.filter(
+            pk=evidence_id,
+            complaint_id=complaint_id,
+            complaint__store=store,
+            complaint__carrier_desk=False,
+        )
+        .select_related("complaint")
+        .first()
+    )
+    if evidence is None:
+        raise Http404(_("No such file."))
+    return evidence
+
+
+def complaint_timeline(*, complaint: Complaint):
+    """What the seller sees of the complaint's history (reviewer assignments are internal)."""
+    return complaint.events.exclude(kind="assigned").order_by("created_at", "id")
+
+
+def complaints_awaiting_reply_count(*, store: Store) -> int:
+    return Complaint.objects.filter(
+        store=store, status=ComplaintStatus.AWAITING_SELLER, carrier_desk=False
+    ).count()
+
+
+# --- Reviewer queue -------------------------------------------------------------------------------
+
+
+def complaint_queue(*, now: datetime | None = None) -> QuerySet[Complaint]:
+    """Undecided complaints: regulator complaints first, then by the seller's reply deadline, oldest first."""
+    return (
+        Complaint.objects.exclude(status__in=DECIDED_STATUSES)
+        .select_related("store", "order", "assigned_to")
+        .order_by("-from_regulator", F("reply_due_at").asc(nulls_last=True), "opened_at", "id")
+    )
+
+
+# --- Notifications --------------------------------------------------------------------------------
+
+
+def notifications_for(user, store: Store, *, limit: int = 10) -> list[Notification]:
+    """The store's latest notifications, unread first, for a member of the store; [] for anyone else.
+    One query."""
+    if not getattr(user, "is_authenticated", False):
+        return []
+    return list(
+        Notification.objects.filter(store=store, store__memberships__user=user).order_by(
+            F("read_at").asc(nulls_first=True), "-created_at", "-id"
+        )[:limit]
+    )
+
+
+def notifications_unread_count(user, store: Store) -> int:
+    if not getattr(user, "is_authenticated", False):
+        return 0
+    return Notification.objects.filter(
+        store=store, store__memberships__user=user, read_at__isnull=True
+    ).count()
+
+
+# --- Buyer contacts and customer-service timeliness -----------------------------------------------
+
+
+def buyer_messages_for_order(*, order) -> QuerySet[BuyerMessage]:
+    return BuyerMessage.objects.filter(order=order).order_by("-sent_at", "-id")
+
+
+def call_attempts_for_order(*, order) -> QuerySet[CallAttempt]:
+    return CallAttempt.objects.filter(order=order).order_by("-called_at", "-id")
+
+
+def service_rules() -> ServiceRules:
+    params = rule_decimals(
+        "reply_target_seconds",
+        "unanswered_counts_as_seconds",
+        "avg_response_limit_seconds",
+        "service_hours_start",
+        "service_hours_end",
+    )
+    return ServiceRules(
+        reply_target_seconds=int(params["reply_target_seconds"]),
+        unanswered_counts_as_seconds=int(params["unanswered_counts_as_seconds"]),
+        avg_response_limit_seconds=int(params["avg_response_limit_seconds"]),
+        session_start_hour=int(params["service_hours_start"]),
+        session_end_hour=int(params["service_hours_end"]),
+    )
+
+
+def service_figures_for_store(*, store: Store, days: int = 30, now: datetime | None = None) -> ServiceFigures:
+    """The 3-minute reply rate and the average human response time of the store's buyer messages sent in
+    the last `days` days (RULES §6). Two queries."""
+    now = now or timezone.now()
+    rows = BuyerMessage.objects.filter(
+        store=store, sent_at__gte=now - timedelta(days=days), sent_at__lte=now
+    ).values_list("sent_at", "answered_at", "answered_by_human")
+    return service_figures(
+        (MessageTiming(sent_at=s, answered_at=a, answered_by_human=h) for s, a, h in rows.iterator()),
+        zone=ZoneInfo(store.time_zone),
+        now=now,
+        rules=service_rules(),
+    )

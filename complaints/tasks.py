@@ -1,0 +1,22 @@
+"""Celery tasks: thin callers of the complaint services and checks."""
+
+import logging
+
+from celery import shared_task
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="complaints.tasks.lost_contact_check")
+def lost_contact_check_task():
+    from complaints.checks import lost_contact_check
+
+    logger.info("lost contact check: %s", lost_contact_check())
+
+
+@shared_task(name="complaints.tasks.notification_email", autoretry_for=(OSError,), max_retries=3)
+def notification_email_task(notification_id: int):
+    from complaints.notify import notification_email_send
+
+    sent = notification_email_send(notification_id=notification_id)
+    logger.info("notification %s: e-mailed to %d owner(s)", notification_id, sent)

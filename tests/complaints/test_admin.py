@@ -1,0 +1,126 @@
+"""The reviewer desk in the admin: the queue, its filters, and the buttons that call the services."""
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from complaints.models import Complaint, ComplaintKind, ComplaintStatus
+from complaints.services import complaint_assign, complaint_request_info, complaint_seller_reply
+from merchants.models import Violation
+from merchants.staff import FINANCE
+from tests.complaints.factories import jpeg, open_complaint, shipped_order
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = "admin:complaints_complaint_changelist"
+
+
+def action_url(complaint, name):
+    return reverse(f"admin:complaints_complaint_{name}", args=[complaint.pk])
+
+
+def test_the_queue_puts_regulators_first_and_hides_decided(client, reviewer, funded_store):
+    now = timezone.now()
+    buyer = open_complaint(funded_store, actor=reviewer, now=now - timedelta(hours=3))
+    complaint_request_info(complaint=buyer, actor=reviewer, reason="r")
+    regulator = open_complaint(funded_store, source="regulator_12315", actor=reviewer, now=now)
+    client.force_login(reviewer)
+    response = client.get(reverse(CHANGELIST))
+    assert response.status_code == 200
+    assert list(response.context["cl"].result_list) == [regulator, buyer]
+    assert list(client.get(reverse(CHANGELIST), {"regulator": "no"}).context["cl"].result_list) == [buyer]
+
+
+def test_filters_overdue_and_assigned_to_me(client, reviewer, funded_store):
+    asked = timezone.now() - timedelta(hours=50)
+    overdue = open_complaint(funded_store, actor=reviewer, now=asked)
+    complaint_request_info(complaint=overdue, actor=reviewer, reason="r", now=asked)
+    mine = open_complaint(funded_store, actor=reviewer)
+    complaint_assign(complaint=mine, assignee=reviewer, actor=reviewer)
+    client.force_login(reviewer)
+    assert list(client.get(reverse(CHANGELIST), {"reply": "overdue"}).context["cl"].result_list) == [overdue]
+    assert list(client.get(reverse(CHANGELIST), {"assigned": "me"}).context["cl"].result_list) == [mine]
+    page = client.get(reverse(CHANGELIST), {"kind": ComplaintKind.COUNTERFEIT, "source": "buyer"})
+    assert page.status_code == 200
+
+
+def test_the_change_page_offers_the_buttons_the_state_allows(client, reviewer, funded_store):
+    complaint = open_complaint(funded_store, actor=reviewer)
+    client.force_login(reviewer)
+    response = client.get(reverse("admin:complaints_complaint_change", args=[complaint.pk]))
+    names = [b["name"] for b in response.context["object_action_buttons"]]
+    assert names == ["assign_to_me", "request_info", "start_review"]
+
+
+def test_reviewer_upholds_through_the_button(client, reviewer, funded_store, owner):
+    order = shipped_order(funded_store)
+    complaint = open_complaint(funded_store, order=order, actor=reviewer)
+    complaint_request_info(complaint=complaint, actor=reviewer, reason="Your side?")
+    complaint_seller_reply(complaint=complaint, statement="ours", evidence=[jpeg()], actor=owner)
+    client.force_login(reviewer)
+    evidence = complaint.evidence.get()
+    download = client.get(reverse("admin:complaints_complaint_evidence", args=[complaint.pk, evidence.pk]))
+    assert download.status_code == 200 and download["Content-Type"] == "image/jpeg"
+    assert client.get(action_url(complaint, "uphold")).status_code == 200  # the form; nothing changes
+    assert Complaint.objects.get(pk=complaint.pk).status == ComplaintStatus.UNDER_REVIEW
+    response = client.post(
+        action_url(complaint, "uphold"),
+        {
+            "reason": "Fake goods: brand's report",
+            "refund": "on",
+            "refer_to_authorities": "on",
+            "compensation": "",
+        },
+    )
+    assert response.status_code == 302
+    complaint.refresh_from_db()
+    assert (complaint.status, complaint.referred_to_authorities, complaint.order_refunded) == (
+        ComplaintStatus.UPHELD,
+        True,
+        True,
+    )
+    assert complaint.violation.violation_type.code == "counterfeit"
+
+
+def test_a_refused_button_shows_the_reason_and_changes_nothing(client, reviewer, funded_store):
+    complaint = open_complaint(funded_store, kind=ComplaintKind.OTHER, actor=reviewer)
+    client.force_login(reviewer)
+    client.post(action_url(complaint, "start_review"), {"reason": ""})
+    response = client.post(action_url(complaint, "uphold"), {"reason": "x", "refer_to_authorities": "on"})
+    assert response.status_code == 200
+    assert "Only a counterfeit complaint can be referred to the authorities." in response.content.decode()
+    assert Complaint.objects.get(pk=complaint.pk).status == ComplaintStatus.UNDER_REVIEW
+    assert Violation.objects.count() == 0
+
+
+def test_staff_without_the_permission_cannot_decide(client, staff_user, reviewer, funded_store):
+    complaint = open_complaint(funded_store, actor=reviewer)
+    finance = staff_user(FINANCE)
+    client.force_login(finance)
+    assert client.post(action_url(complaint, "dismiss"), {"reason": "no"}).status_code == 403
+    assert Complaint.objects.get(pk=complaint.pk).status == ComplaintStatus.OPEN
+
+
+def test_sellers_are_not_let_into_the_admin(client, owner, reviewer, funded_store):
+    complaint = open_complaint(funded_store, actor=reviewer)
+    client.force_login(owner)
+    response = client.post(action_url(complaint, "dismiss"), {"reason": "mine"})
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    assert Complaint.objects.get(pk=complaint.pk).status == ComplaintStatus.OPEN
+
+
+def test_the_queue_page_has_a_fixed_query_count(
+    client, reviewer, funded_store, django_assert_max_num_queries, django_assert_num_queries
+):
+    open_complaint(funded_store, order=shipped_order(funded_store), actor=reviewer)
+    client.force_login(reviewer)
+    client.get(reverse(CHANGELIST))
+    with django_assert_max_num_queries(20) as small:
+        client.get(reverse(CHANGELIST))
+    for _ in range(10):
+        complaint = open_complaint(funded_store, order=shipped_order(funded_store), actor=reviewer)
+        complaint_assign(complaint=complaint, assignee=reviewer, actor=reviewer)
+    with django_assert_num_queries(len(small.captured_queries)):
+        client.get(reverse(CHANGELIST))
