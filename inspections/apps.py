@@ -1,7 +1,18 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
 
 class InspectionsConfig(AppConfig):
     name = "inspections"
     verbose_name = _("Inspections")
+
+    def ready(self):
+        from inspections.checks import sampling_check
+        from merchants.checks import register_check
+        from merchants.staff import ensure_staff_groups
+
+        register_check("spot_check_sampling", lambda now: str(sampling_check(now=now)))
+        # The staff groups are built after merchants migrates, before this app's permissions exist on a fresh
+        # database: build them again once ours exist (idempotent).
+        post_migrate.connect(ensure_staff_groups, sender=self, dispatch_uid="inspections.ensure_staff_groups")
