@@ -1,0 +1,145 @@
+"""The order import's cell cleaning and file reading on their own, and arbitrary input: whatever bytes or
+CSV text come in, the import answers with OrderImportError or row errors, never a traceback."""
+
+import csv
+import io
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from orders.imports import (
+    CellProblem,
+    OrderImportError,
+    clean_cell,
+    detect_layout,
+    orders_import,
+    parse_money,
+    parse_order_no,
+    parse_phone,
+    parse_time,
+)
+from tests.merchants.factories import ListingFactory
+from tests.orders.test_import_orders import NOW, TIKTOK_HEADER, tiktok_csv, tiktok_row
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [("", ""), ("abc", "abc"), ("\tabc", "abc"), ('="0012"', "0012"), ('\t="0012"', "0012"), ("'=1+1", "=1+1"),
+     ("'abc", "'abc"), ("  x ", "x"), ('=""', "")],
+)  # fmt: skip
+def test_clean_cell(raw, clean):
+    assert clean_cell(raw) == clean
+
+
+def test_parse_money_keeps_decimals_exact():
+    assert parse_money("0.10") + parse_money("0.20") == Decimal("0.30")
+    assert parse_money("¥12,345,678.99") == Decimal("12345678.99")
+
+
+@pytest.mark.parametrize("text", ["", "1e3", "NaN", "Infinity", "1,23", "12345678901.00", "¥-1"])
+def test_parse_money_refuses(text):
+    with pytest.raises(CellProblem):
+        parse_money(text)
+
+
+def test_parse_time_formats_agree():
+    expected = datetime(2025, 12, 31, 23, 5, tzinfo=SHANGHAI)
+    for text in ("2025-12-31 23:05:00", "2025/12/31 23:05", "12/31/2025 11:05:00 PM", "12/31/2025 11:05 pm"):
+        assert parse_time(text, SHANGHAI) == expected
+    assert parse_time("12/31/2025 12:00:00 AM", SHANGHAI) == datetime(2025, 12, 31, 0, 0, tzinfo=SHANGHAI)
+    assert parse_time("2025-12-31T15:05:00+00:00", SHANGHAI) == expected
+
+
+@pytest.mark.parametrize("text", ["6.91E+18", "6.91e18", "5.76461E+17"])
+def test_scientific_order_ids_are_refused(text):
+    with pytest.raises(CellProblem, match="a spreadsheet turned into a number"):
+        parse_order_no(text)
+
+
+def test_phones_outside_china_are_kept_as_written():
+    assert parse_phone("2025550123", country="United States") == "2025550123"
+    assert parse_phone("+1 (202) 555-0123", country="United States") == "+12025550123"
+
+
+def test_douyin_and_template_headers_are_recognised():
+    douyin = detect_layout(["主订单编号", "商家编码", "商品数量", "商品单价", "订单应付金额", "收件人", "收件人手机号",
+                            "省", "市", "详细地址", "支付完成时间", "订单状态"])  # fmt: skip
+    assert (douyin.format.code, douyin.column("sku")) == ("douyin", "商家编码")
+    tiktok = detect_layout(["\ufeff Order ID ", *TIKTOK_HEADER[1:]])
+    assert (tiktok.format.code, tiktok.column("order_no")) == ("tiktok", "Order ID")
+
+
+# --- Arbitrary input ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def import_store(funded_store):
+    ListingFactory(store=funded_store, sku="TOWEL-1")
+    return funded_store
+
+
+def _import(store, data):
+    try:
+        result = orders_import(store=store, source=data, dry_run=True, now=NOW)
+    except OrderImportError as error:
+        assert error.messages and all(isinstance(m, str) and m for m in error.messages)
+        return None
+    for error in result.errors:
+        assert str(error).startswith(f"row {error.line}: ")
+    return result
+
+
+@pytest.mark.django_db
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.binary(max_size=2000))
+def test_arbitrary_bytes_give_an_import_error_never_a_traceback(import_store, data):
+    _import(import_store, data)
+
+
+@pytest.mark.django_db
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(prefix=st.sampled_from([b"", b"PK\x03\x04", b"\xef\xbb\xbf", b"\xff\xfe", b"Order ID,Seller SKU\n"]),
+       data=st.binary(max_size=500))  # fmt: skip
+def test_arbitrary_bytes_behind_a_known_start(import_store, prefix, data):
+    _import(import_store, prefix + data)
+
+
+_cell_text = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"])
+    | st.sampled_from('\t\r\n",=¥$E+-./: 0123456789'),
+    max_size=30,
+)
+
+
+@pytest.mark.django_db
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    rows=st.lists(
+        st.dictionaries(st.sampled_from(TIKTOK_HEADER), _cell_text, max_size=8), min_size=1, max_size=5
+    ),
+    encoding=st.sampled_from(["utf-8", "utf-8-sig", "gb18030", "utf-16"]),
+    delimiter=st.sampled_from([",", "\t", ";"]),
+)
+def test_arbitrary_csv_text_gives_row_errors_never_a_traceback(import_store, rows, encoding, delimiter):
+    try:
+        data = tiktok_csv(*[tiktok_row(**row) for row in rows], encoding=encoding, delimiter=delimiter)
+    except UnicodeEncodeError:
+        return  # a character the encoding cannot write: nothing to import
+    _import(import_store, data)
+
+
+@pytest.mark.django_db
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lines=st.lists(st.lists(_cell_text, max_size=30), max_size=6))
+def test_arbitrary_csv_under_a_tiktok_header(import_store, lines):
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(TIKTOK_HEADER)
+    writer.writerows(lines)
+    _import(import_store, out.getvalue().encode("utf-8"))
