@@ -203,7 +203,7 @@ EVENT_COLUMNS = (
 )
 SHIPMENT_COLUMNS = (
     "id", "order_id", "carrier_id", "tracking_no", "address_digest", "created_at", "first_pickup_at",
-    "created_by_id",
+    "created_by_id", "carrier_address_digest", "anomaly",
 )  # fmt: skip
 SCAN_COLUMNS = (
     "id",
@@ -517,7 +517,7 @@ def fill(n_stores: int, n_orders: int, seed: int = 20260101) -> dict:
                                 events.append(("delivered", "shipped", "delivered", "", "{}", None, at))
                         out["orders_shipment"].append(
                             f"{shipment_id}\t{order_id}\t{carriers[carrier]}\t{tracking_no}\t{address_digest}\t"
-                            f"{_ts(ship_at)}\t{_nullable(first_pickup and _ts(first_pickup))}\t{_nullable(actor)}\n"
+                            f"{_ts(ship_at)}\t{_nullable(first_pickup and _ts(first_pickup))}\t{_nullable(actor)}\t\t\n"
                         )
                         if (
                             refund_at is not None

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -138,6 +139,12 @@ STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "var" / "media"))
 
 # Uploads: spreadsheets are read in memory up to this size; larger files are refused with a message.
+# Seller notifications by e-mail: printed to the console unless a backend is configured.
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "back-office@example.com")
+# The call system signs its webhook calls with this key (empty: every call is refused).
+CALL_SYSTEM_WEBHOOK_SECRET = os.environ.get("CALL_SYSTEM_WEBHOOK_SECRET", "")
+
 LISTING_UPLOAD_MAX_BYTES = int(os.environ.get("LISTING_UPLOAD_MAX_BYTES", str(5 * 1024 * 1024)))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
@@ -155,11 +162,44 @@ CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL is None
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TIMEZONE = "UTC"
 CELERY_TASK_ACKS_LATE = True
+# A request that queues work must not hang when the broker is down: try briefly, then give up (the caller
+# logs it and the scheduled checks catch the work up; see merchants/queue.py).
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULE: dict = {
     "deposit-shortfall": {"task": "merchants.tasks.deposit_shortfall_check", "schedule": 3600.0},
     "sanction-expiry": {"task": "merchants.tasks.sanction_expiry_check", "schedule": 3600.0},
     "late-dispatch": {"task": "orders.tasks.late_dispatch_check", "schedule": 300.0},
+    "tracking": {"task": "orders.tasks.tracking_check", "schedule": 300.0},
+    "lost-contact": {"task": "complaints.tasks.lost_contact_check", "schedule": 300.0},
+    # Daily, just after midnight in Asia/Shanghai (16:05 UTC); a store in a later time zone is caught the
+    # next day. Both are idempotent, so a missed or repeated run changes nothing.
+    "settlement-release": {
+        "task": "merchants.tasks.settlement_release_check",
+        "schedule": crontab(minute=5, hour=16),
+    },
+    # Weekly, Monday 09:00 in Asia/Shanghai: the spot-check sampling round (once per ISO week by its cause).
+    "spot-check-sampling": {
+        "task": "inspections.tasks.sampling_weekly_round",
+        "schedule": crontab(minute=0, hour=1, day_of_week="mon"),
+    },
+    "point-year-rollover": {
+        "task": "merchants.tasks.point_year_rollover_check",
+        "schedule": crontab(minute=10, hour=16),
+    },
+    # The late rate is judged over complete days in Asia/Shanghai.
+    "late-rate": {"task": "orders.tasks.late_rate_check", "schedule": crontab(minute=15, hour=16)},
+    # The experience score of the day that just ended (Asia/Shanghai), after the day's other checks.
+    "experience-score": {
+        "task": "merchants.tasks.experience_score_check",
+        "schedule": crontab(minute=30, hour=16),
+    },
 }
 
 LOGGING = {

@@ -6,5 +6,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("webhooks/", include("orders.webhook_urls")),
     path("", include("orders.urls")),
+    path("", include("complaints.urls")),
+    path("", include("inspections.urls")),
     path("", include("merchants.urls")),
 ]

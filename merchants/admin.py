@@ -52,9 +52,14 @@ from merchants.models import (
     ListingEvent,
     ListingStatus,
     Membership,
+    OccurrenceLadderApplication,
+    OccurrenceLadderStep,
     PointEntry,
     PointLadderStep,
+    PointYearClose,
     RuleParameter,
+    RulesExamAttempt,
+    RulesExamRequirement,
     Sanction,
     ScreeningPattern,
     SettlementEntry,
@@ -1018,23 +1023,31 @@ class SanctionAddForm(forms.ModelForm):
         starts_at, ends_at = cleaned.get("starts_at"), cleaned.get("ends_at")
         if starts_at and ends_at and ends_at <= starts_at:
             self.add_error("ends_at", _("A sanction must end after it starts."))
+        kind, listing, store = cleaned.get("kind"), cleaned.get("listing"), cleaned.get("store")
+        if kind == Sanction.Kind.PRODUCT_BAN and listing is None:
+            self.add_error("listing", _("A product ban names the product it bans."))
+        elif kind and kind != Sanction.Kind.PRODUCT_BAN and listing is not None:
+            self.add_error("listing", _("Only a product ban names a product."))
+        elif listing is not None and store is not None and listing.store_id != store.pk:
+            self.add_error("listing", _("The product belongs to another store."))
         return cleaned
 
 
 @admin.register(Sanction)
 class SanctionAdmin(ServiceAddMixin, ObjectActionsMixin, admin.ModelAdmin):
     form = SanctionAddForm
-    list_display = ("store", "kind", "starts_at", "ends_at", "state", "lifted_at", "created_by")
+    list_display = ("store", "kind", "listing", "starts_at", "ends_at", "state", "lifted_at", "created_by")
     list_filter = ("kind", SanctionStateFilter)
-    search_fields = ("store__code", "store__name")
-    list_select_related = ("store", "created_by")
-    raw_id_fields = ("store",)
+    search_fields = ("store__code", "store__name", "listing__sku")
+    list_select_related = ("store", "created_by", "listing")
+    raw_id_fields = ("store", "listing")
     actions = ("lift_selected",)
     object_actions = (SANCTION_LIFT,)
-    service_add_fields = ("store", "kind", "reason", "starts_at", "ends_at")
+    service_add_fields = ("store", "kind", "listing", "reason", "starts_at", "ends_at")
     fields = (
         "store",
         "kind",
+        "listing",
         "reason",
         "starts_at",
         "ends_at",
@@ -1077,6 +1090,7 @@ class SanctionAdmin(ServiceAddMixin, ObjectActionsMixin, admin.ModelAdmin):
             starts_at=data["starts_at"],
             ends_at=data["ends_at"],
             actor=request.user,
+            listing=data.get("listing"),
         )
 
     @admin.action(description=_("Lift selected sanctions"), permissions=["lift"])
@@ -1604,7 +1618,16 @@ class WithdrawalAdmin(ObjectActionsMixin, admin.ModelAdmin):
 
 @admin.register(SettlementEntry)
 class SettlementEntryAdmin(LargeTableMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("store", "kind", "amount", "available_at", "reason", "cause_key", "created_at")
+    list_display = (
+        "store",
+        "kind",
+        "amount",
+        "available_at",
+        "released_at",
+        "reason",
+        "cause_key",
+        "created_at",
+    )
     list_filter = ("kind",)
     search_fields = ("store__code", "cause_key")
     list_select_related = ("store",)
@@ -1718,3 +1741,45 @@ class PointEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ("ledger", "year")
     search_fields = ("store__code",)
     list_select_related = ("store", "violation__violation_type")
+
+
+# --- Occurrence ladders, rules exam, closed point years --------------------------------------------
+
+
+@admin.register(OccurrenceLadderStep)
+class OccurrenceLadderStepAdmin(admin.ModelAdmin):
+    list_display = ("violation_type", "occurrence", "penalties", "duration_days")
+    list_filter = ("violation_type",)
+    list_select_related = ("violation_type",)
+
+
+@admin.register(OccurrenceLadderApplication)
+class OccurrenceLadderApplicationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("store", "violation_type", "year", "occurrence", "penalties", "applied_at", "undone_at")
+    list_filter = ("violation_type", "year")
+    search_fields = ("store__code",)
+    list_select_related = ("store", "violation_type")
+
+
+@admin.register(RulesExamRequirement)
+class RulesExamRequirementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("store", "cause_key", "required_at", "passed_at", "lifted_at")
+    search_fields = ("store__code", "cause_key")
+    list_select_related = ("store",)
+    date_hierarchy = "required_at"
+
+
+@admin.register(RulesExamAttempt)
+class RulesExamAttemptAdmin(LargeTableMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("store", "user", "started_at", "submitted_at", "score", "passed")
+    list_filter = ("passed",)
+    search_fields = ("store__code", "user__username")
+    list_select_related = ("store", "user")
+
+
+@admin.register(PointYearClose)
+class PointYearCloseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("store", "year", "general_points", "serious_points", "closed_at")
+    list_filter = ("year",)
+    search_fields = ("store__code",)
+    list_select_related = ("store",)

@@ -71,3 +71,26 @@ class WithdrawalForm(forms.Form):
     amount = forms.DecimalField(
         label=_("Amount (CNY)"), max_digits=14, decimal_places=2, min_value=Decimal("0.01")
     )
+
+
+class RulesExamForm(forms.Form):
+    """One radio group per question of a sitting, labelled in the reader's language."""
+
+    def __init__(self, *args, questions: list[dict], **kwargs):
+        from merchants.rules import exam_choice_label, exam_question_text
+
+        super().__init__(*args, **kwargs)
+        for index, question in enumerate(questions):
+            self.fields[f"q{index}"] = forms.TypedChoiceField(
+                label=f"{index + 1}. {exam_question_text(question)}",
+                choices=[
+                    (str(position), exam_choice_label(unit=question["unit"], value=value))
+                    for position, value in enumerate(question["choices"])
+                ],
+                coerce=int,
+                widget=forms.RadioSelect,
+                error_messages={"required": _("Choose an answer.")},
+            )
+
+    def answers(self) -> list[int]:
+        return [self.cleaned_data[f"q{index}"] for index in range(len(self.fields))]

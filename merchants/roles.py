@@ -10,6 +10,10 @@ MANAGE_STORE = "manage_store"  # the store itself: voluntary exit, members
 VIEW_ORDERS = "view_orders"
 MANAGE_ORDERS = "manage_orders"  # ship, cancel, bulk-ship, export
 REVEAL_BUYER_DATA = "reveal_buyer_data"
+TAKE_RULES_EXAM = "take_rules_exam"
+REQUEST_RETEST = "request_retest"  # a paid re-test of a failed spot check
+REPLY_COMPLAINTS = "reply_complaints"  # answer complaints with a statement and evidence
+RECORD_BUYER_CONTACTS = "record_buyer_contacts"  # buyer messages and call attempts, by form or CSV
 
 ROLE_CAPABILITIES = {
     "owner": {
@@ -21,6 +25,10 @@ ROLE_CAPABILITIES = {
         VIEW_ORDERS,
         MANAGE_ORDERS,
         REVEAL_BUYER_DATA,
+        TAKE_RULES_EXAM,
+        REPLY_COMPLAINTS,
+        RECORD_BUYER_CONTACTS,
+        REQUEST_RETEST,
     },
     "operator": {
         VIEW_STORE,
@@ -30,8 +38,11 @@ ROLE_CAPABILITIES = {
         VIEW_ORDERS,
         MANAGE_ORDERS,
         REVEAL_BUYER_DATA,
+        TAKE_RULES_EXAM,
+        REPLY_COMPLAINTS,
+        RECORD_BUYER_CONTACTS,
     },
-    "customer_service": {VIEW_STORE, VIEW_LISTINGS, VIEW_ORDERS},
+    "customer_service": {VIEW_STORE, VIEW_LISTINGS, VIEW_ORDERS, REPLY_COMPLAINTS, RECORD_BUYER_CONTACTS},
 }
 
 CAPABILITY_NAMES = {
@@ -43,6 +54,10 @@ CAPABILITY_NAMES = {
     VIEW_ORDERS: _("view orders"),
     MANAGE_ORDERS: _("ship, cancel and export orders"),
     REVEAL_BUYER_DATA: _("reveal buyer contact data"),
+    TAKE_RULES_EXAM: _("take the rules exam"),
+    REPLY_COMPLAINTS: _("reply to complaints"),
+    RECORD_BUYER_CONTACTS: _("record buyer messages and calls"),
+    REQUEST_RETEST: _("request a paid re-test of a failed spot check"),
 }
 
 

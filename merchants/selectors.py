@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
-from django.db.models import Count, DecimalField, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import (
+    CharField,
+    Count,
+    DecimalField,
+    F,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Abs, Cast, Coalesce, Concat
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -197,7 +210,12 @@ def deposit_accounts_with_position() -> QuerySet[DepositAccount]:
 
 
 def live_sanctions(*, store: Store, now=None) -> QuerySet[Sanction]:
-    return Sanction.objects.live(now).filter(store=store).order_by(F("ends_at").asc(nulls_last=True))
+    return (
+        Sanction.objects.live(now)
+        .filter(store=store)
+        .select_related("listing")
+        .order_by(F("ends_at").asc(nulls_last=True))
+    )
 
 
 # --- Settlement and withdrawals -------------------------------------------------------------------
@@ -205,8 +223,9 @@ def live_sanctions(*, store: Store, now=None) -> QuerySet[Sanction]:
 
 @dataclass(frozen=True)
 class SettlementPosition:
-    available: Decimal  # withdrawable now (negative: fee arrears)
-    pending: Decimal  # earned, not yet withdrawable
+    available: Decimal  # released: withdrawable now (negative: fee arrears)
+    pending: Decimal  # earned, not yet released
+    due: Decimal = Decimal("0.00")  # part of `pending` past its date, waiting for the release (or a freeze)
 
     @property
     def in_arrears(self) -> bool:
@@ -214,30 +233,33 @@ class SettlementPosition:
 
 
 def settlement_position(*, store: Store, now=None) -> SettlementPosition:
+    """Released settlement is withdrawable; the rest waits for the daily release check (one query)."""
     from django.db.models import Case, When
 
     from merchants.models import SettlementEntry
 
     now = now or timezone.now()
     money_field = DecimalField(max_digits=14, decimal_places=2)
+    zero = Value(Decimal("0"))
     totals = SettlementEntry.objects.filter(store=store).aggregate(
         available=Sum(
-            Case(
-                When(available_at__lte=now, then="amount"),
-                default=Value(Decimal("0")),
-                output_field=money_field,
-            )
+            Case(When(released_at__isnull=False, then="amount"), default=zero, output_field=money_field)
         ),
         pending=Sum(
+            Case(When(released_at__isnull=True, then="amount"), default=zero, output_field=money_field)
+        ),
+        due=Sum(
             Case(
-                When(available_at__gt=now, then="amount"),
-                default=Value(Decimal("0")),
+                When(released_at__isnull=True, available_at__lte=now, then="amount"),
+                default=zero,
                 output_field=money_field,
             )
         ),
     )
     return SettlementPosition(
-        available=money(totals["available"] or 0), pending=money(totals["pending"] or 0)
+        available=money(totals["available"] or 0),
+        pending=money(totals["pending"] or 0),
+        due=money(totals["due"] or 0),
     )
 
 
@@ -286,12 +308,36 @@ def settlement_entries_for_store(*, store: Store):
 # --- Violations and points ------------------------------------------------------------------------
 
 
+def _violation_entry_amount(suffix: str):
+    """The size of the ledger entry a violation caused (`violation:<id>:<suffix>`), as a positive amount."""
+    key = Concat(
+        Value("violation:"), Cast(OuterRef("pk"), CharField()), Value(f":{suffix}"), output_field=CharField()
+    )
+    return Abs(Subquery(DepositEntry.objects.filter(cause_key=key).values("amount")[:1]))
+
+
 def violations_for_store(*, store: Store):
+    """The store's violations, newest first, each with the compensation and deduction it caused."""
     from merchants.models import Violation
 
     return (
-        Violation.objects.filter(store=store).select_related("violation_type").order_by("-occurred_at", "-id")
+        Violation.objects.filter(store=store)
+        .select_related("violation_type")
+        .annotate(
+            compensation=_violation_entry_amount("compensation"),
+            deduction=_violation_entry_amount("deduction"),
+        )
+        .order_by("-occurred_at", "-id")
     )
+
+
+def compensation_paid(*, store: Store, since: datetime) -> Decimal:
+    """Consumer compensation paid from the store's deposit since a moment, less what revokes gave back."""
+    paid = DepositEntry.objects.filter(account__store=store, created_at__gte=since).filter(
+        Q(kind=DepositEntry.Kind.COMPENSATION)
+        | Q(kind=DepositEntry.Kind.REVERSAL, reverses__kind=DepositEntry.Kind.COMPENSATION)
+    )
+    return -(paid.aggregate(total=Sum("amount"))["total"] or Decimal("0"))
 
 
 @dataclass(frozen=True)
@@ -340,3 +386,98 @@ def point_positions(*, store: Store, year: int) -> list[LedgerPosition]:
             )
         )
     return positions
+
+
+def point_totals(*, store: Store, year: int) -> dict[str, int]:
+    """Points per ledger in a natural year (every ledger present, 0 when none)."""
+    from merchants.models import PointEntry, ViolationType
+
+    totals = dict(
+        PointEntry.objects.filter(store=store, year=year)
+        .values_list("ledger")
+        .annotate(total=Sum("points"))
+        .values_list("ledger", "total")
+    )
+    return {ledger: totals.get(ledger) or 0 for ledger in ViolationType.Severity.values}
+
+
+def point_year_close(*, store: Store, year: int):
+    """The closing record of a natural year, or None before the year-rollover check has closed it."""
+    from merchants.models import PointYearClose
+
+    return PointYearClose.objects.filter(store=store, year=year).first()
+
+
+# --- Rules exam -----------------------------------------------------------------------------------
+
+
+def rules_exam_bank():
+    """Every question the rule table can ask now (four queries, whatever the table's size)."""
+    from merchants.models import CompensationRule, OccurrenceLadderStep, PointLadderStep
+    from merchants.rules import EXAM_PARAMETER_UNITS, exam_question_bank
+
+    def penalties(text: str) -> tuple[str, ...]:
+        return tuple(p.strip() for p in text.split(",") if p.strip())
+
+    return exam_question_bank(
+        parameters=dict(
+            RuleParameter.objects.filter(key__in=EXAM_PARAMETER_UNITS).values_list("key", "value")
+        ),
+        ladder_steps=[
+            (step.ledger, step.threshold, penalties(step.penalties)) for step in PointLadderStep.objects.all()
+        ],
+        compensation_rules=[
+            (rule.description or rule.kind, rule.rate, rule.minimum, rule.maximum)
+            for rule in CompensationRule.objects.all()
+        ],
+        occurrence_steps=[
+            (step.violation_type.name, step.occurrence, penalties(step.penalties))
+            for step in OccurrenceLadderStep.objects.select_related("violation_type")
+        ],
+    )
+
+
+def rules_exam_requirements_open(*, store: Store):
+    from merchants.models import RulesExamRequirement
+
+    return RulesExamRequirement.objects.open().filter(store=store).order_by("required_at", "id")
+
+
+def rules_exam_attempt_in_progress(*, store: Store, user):
+    """The user's unsubmitted sitting for this store, if any."""
+    from merchants.models import RulesExamAttempt
+
+    return (
+        RulesExamAttempt.objects.filter(store=store, user=user, submitted_at__isnull=True)
+        .order_by("-started_at", "-id")
+        .first()
+    )
+
+
+def rules_exam_attempt_for_store(*, store: Store, attempt_id: int):
+    from merchants.models import RulesExamAttempt
+
+    attempt = RulesExamAttempt.objects.filter(store=store, pk=attempt_id).first()
+    if attempt is None:
+        raise Http404(_("No such exam attempt."))
+    return attempt
+
+
+def rules_exam_attempts_for_store(*, store: Store):
+    from merchants.models import RulesExamAttempt
+
+    return (
+        RulesExamAttempt.objects.filter(store=store, submitted_at__isnull=False)
+        .select_related("user")
+        .order_by("-submitted_at", "-id")
+    )
+
+
+def banned_skus(*, store: Store, now=None) -> dict[str, datetime | None]:
+    """The store's products banned from sale now: SKU → when the ban ends (None: until lifted)."""
+    return dict(
+        Sanction.objects.live(now)
+        .filter(store=store, kind=Sanction.Kind.PRODUCT_BAN)
+        .order_by("ends_at")
+        .values_list("listing__sku", "ends_at")
+    )

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q, Sum
+from django.db.models import Count, Exists, F, OuterRef, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, gettext_noop
 from django_fsm import can_proceed
 
+from merchants.bulkwrite import insert_rows
 from merchants.errors import ActionForbidden, AdmissionRefused, DomainError, ListingRefused, TransitionRefused
 from merchants.locks import single_flight
 from merchants.models import (
@@ -34,26 +36,41 @@ from merchants.models import (
     ListingEvent,
     ListingStatus,
     Membership,
+    OccurrenceLadderApplication,
+    OccurrenceLadderStep,
     PointEntry,
     PointLadderStep,
+    PointYearClose,
     PromisedDispatch,
+    RulesExamAttempt,
+    RulesExamRequirement,
     Sanction,
     SettlementEntry,
     Store,
     StoreEvent,
+    StoreScore,
     StoreStatus,
     Violation,
+    ViolationStatus,
     ViolationType,
     Withdrawal,
 )
-from merchants.roles import MANAGE_LISTINGS, MANAGE_STORE, role_can
+from merchants.roles import MANAGE_LISTINGS, MANAGE_STORE, TAKE_RULES_EXAM, role_can
 from merchants.rules import (
+    SCORE_METRICS,
+    SCORE_PARTS,
     AdmissionFacts,
     AdmissionLimits,
     LadderStep,
+    ScoreBand,
+    ScoreRules,
     ScreeningHit,
     admission_refusals,
     compensation_amount,
+    exam_draw,
+    exam_passed,
+    exam_score,
+    experience_score,
     ladder_steps_crossed,
     money,
     screen_texts,
@@ -64,6 +81,7 @@ from merchants.selectors import (
     deposit_required,
     rule_decimals,
     rule_int,
+    rules_exam_bank,
     screening_rules,
     withdrawal_refusal,
 )
@@ -262,6 +280,48 @@ def store_suspend(*, store: Store, until: datetime, actor, reason: str) -> Store
 
 
 @transaction.atomic
+def store_suspension_extend(*, store: Store, until: datetime, reason: str, actor=None) -> Store:
+    """A suspended store's suspension runs until `until` if that is later than its current end."""
+    _require_perm(actor, "merchants.sanction_store")
+    store = _locked_store(store)
+    if store.status != StoreStatus.SUSPENDED:
+        raise TransitionRefused(_("Only a suspended store's suspension can be extended."))
+    if store.suspended_until is None or until > store.suspended_until:
+        before = store.suspended_until
+        store.suspended_until = until
+        store.save(update_fields=["suspended_until"])
+        _store_event(
+            store,
+            "suspension_extended",
+            actor=actor,
+            reason=reason,
+            data={"from": before.isoformat() if before else None, "until": until.isoformat()},
+        )
+    return store
+
+
+@transaction.atomic
+def store_suspension_shorten(*, store: Store, until: datetime, reason: str, actor=None) -> Store:
+    """A suspended store's suspension ends at `until` (earlier than now planned, still in the future)."""
+    _require_perm(actor, "merchants.sanction_store")
+    store = _locked_store(store)
+    if store.status != StoreStatus.SUSPENDED:
+        raise TransitionRefused(_("Only a suspended store's suspension can be shortened."))
+    if store.suspended_until != until:
+        before = store.suspended_until
+        store.suspended_until = until
+        store.save(update_fields=["suspended_until"])
+        _store_event(
+            store,
+            "suspension_shortened",
+            actor=actor,
+            reason=reason,
+            data={"from": before.isoformat() if before else None, "until": until.isoformat()},
+        )
+    return store
+
+
+@transaction.atomic
 def store_reinstate(*, store: Store, actor, reason: str) -> Store:
     _require_perm(actor, "merchants.sanction_store")
     store = _locked_store(store)
@@ -335,9 +395,15 @@ def sanction_impose(
     ends_at: datetime | None = None,
     cause_key: str | None = None,
     actor=None,
+    listing: Listing | None = None,
 ) -> Sanction:
-    """Impose a sanction; with a `cause_key` it is imposed once however often this is called."""
+    """Impose a sanction; with a `cause_key` it is imposed once however often this is called. A product ban
+    names the `listing` it bans."""
     _require_perm(actor, "merchants.sanction_store")
+    if (kind == Sanction.Kind.PRODUCT_BAN) != (listing is not None):
+        raise DomainError(_("A product ban, and only a product ban, names the product it bans."))
+    if listing is not None and listing.store_id != store.pk:
+        raise DomainError(_("The product belongs to another store."))
     if cause_key:
         existing = Sanction.objects.filter(cause_key=cause_key).first()
         if existing:
@@ -359,6 +425,7 @@ def sanction_impose(
                 ends_at=ends_at,
                 cause_key=cause_key,
                 created_by=actor,
+                listing=listing,
             )
     except IntegrityError:
         # Another run imposed the same cause between our check and insert.
@@ -368,9 +435,54 @@ def sanction_impose(
         "sanction_imposed",
         actor=actor,
         reason=reason,
-        data={"sanction": sanction.pk, "kind": kind, "ends_at": ends_at.isoformat() if ends_at else None},
+        data={
+            "sanction": sanction.pk,
+            "kind": kind,
+            "ends_at": ends_at.isoformat() if ends_at else None,
+            **({"listing": listing.pk, "sku": listing.sku} if listing else {}),
+        },
     )
     return sanction
+
+
+@transaction.atomic
+def listing_late_rate_escalate(
+    *, listing: Listing, severe: bool, days: int, now: datetime, window_end: date
+) -> list[Sanction]:
+    """A product dispatched late too often (RULES §4, judged by the orders app's late-rate check): banned
+    from sale for `days`; on the severe escalation the store's new orders are restricted as long. Once per
+    product and judged window (the cause keys carry the window's end)."""
+    store = _locked_store(listing.store)
+    ends_at = now + timedelta(days=days)
+    level = "severe" if severe else "ban"
+    reason = (
+        gettext_noop("Late-dispatch rate of this product far above the limit on several days")
+        if severe
+        else gettext_noop("Late-dispatch rate of this product above the limit on several days")
+    )
+    sanctions = [
+        sanction_impose(
+            store=store,
+            kind=Sanction.Kind.PRODUCT_BAN,
+            listing=listing,
+            reason=reason,
+            starts_at=now,
+            ends_at=ends_at,
+            cause_key=f"late-rate:{listing.pk}:{window_end.isoformat()}:{level}",
+        )
+    ]
+    if severe:
+        sanctions.append(
+            sanction_impose(
+                store=store,
+                kind=Sanction.Kind.ORDER_RESTRICTION,
+                reason=reason,
+                starts_at=now,
+                ends_at=ends_at,
+                cause_key=f"late-rate:{listing.pk}:{window_end.isoformat()}:orders",
+            )
+        )
+    return sanctions
 
 
 @transaction.atomic
@@ -967,6 +1079,20 @@ def listing_remove(*, listing: Listing, actor, reason: str) -> Listing:
     return listing
 
 
+@transaction.atomic
+def listing_restore(*, listing: Listing, actor, reason: str) -> Listing:
+    """Undo a platform removal that was overturned: the listing comes back delisted (the seller relists)."""
+    _require_perm(actor, "merchants.remove_listing")
+    listing = Listing.objects.select_for_update().get(pk=listing.pk)
+    if not can_proceed(listing.restore):
+        raise TransitionRefused(_("Only a removed listing can be restored."))
+    listing.restore()
+    listing.updated_at = timezone.now()
+    listing.save(update_fields=["status", "removal_reason", "updated_at"])
+    _listing_event(listing, "restored", actor=actor, before=ListingStatus.REMOVED, reason=reason)
+    return listing
+
+
 # --- Bulk listing upload --------------------------------------------------------------------------
 
 LISTING_COLUMNS_REQUIRED = ["sku", "title", "category", "price", "stock", "promised_dispatch_hours"]
@@ -1250,17 +1376,31 @@ __all__ = [
 # --- Settlement and withdrawals -------------------------------------------------------------------
 
 
+# Movements that count at once: money leaving (withdrawals, fee charges, negative adjustments) and a rejected
+# withdrawal's return (it was released before). Order income and its fee wait for the release check.
+SETTLEMENT_RELEASED_ON_RECORD = {
+    SettlementEntry.Kind.WITHDRAWAL,
+    SettlementEntry.Kind.WITHDRAWAL_RETURNED,
+    SettlementEntry.Kind.FEE_CHARGE,
+}
+
+
 def settlement_record(
     *, store: Store, kind: str, amount: Decimal, available_at: datetime, cause_key: str, reason: str = ""
 ) -> SettlementEntry:
     """Add one settlement movement, once per cause (higher apps call this: an order's income and fee)."""
+    amount = money(amount)
+    released = kind in SETTLEMENT_RELEASED_ON_RECORD or (
+        kind == SettlementEntry.Kind.ADJUSTMENT and amount < 0
+    )
     entry, _created = SettlementEntry.objects.get_or_create(
         cause_key=cause_key,
         defaults={
             "store": store,
             "kind": kind,
-            "amount": money(amount),
+            "amount": amount,
             "available_at": available_at,
+            "released_at": timezone.now() if released else None,
             "reason": reason,
         },
     )
@@ -1388,21 +1528,88 @@ def _apply_ladder_step(*, store: Store, year: int, ledger: str, step: LadderStep
             sanction_impose(
                 store=store, kind=penalty, reason=reason, starts_at=now, ends_at=ends_at, cause_key=cause
             )
-        elif penalty == "suspension":
-            if can_proceed(store.suspend) and ends_at:
-                store_suspend(store=store, until=ends_at, actor=None, reason=reason)
+        elif penalty == "suspension" and ends_at:
+            if can_proceed(store.suspend):
+                store = store_suspend(store=store, until=ends_at, actor=None, reason=reason)
+            elif store.status == StoreStatus.SUSPENDED:
+                # Already suspended (a lower step, a reviewer): the longer end wins.
+                store = store_suspension_extend(store=store, until=ends_at, reason=reason)
         elif penalty == "clear_out" and can_proceed(store.clear_out):
             store_clear_out(store=store, actor=None, reason=reason, ban_entity=True)
-        # warning and rules_exam: recorded as events; the exam itself is a later page.
+        elif penalty == "rules_exam":
+            rules_exam_require(
+                store=store, cause_key=cause, now=now, ledger=ledger, year=year, threshold=step.threshold
+            )
         _store_event(
             store,
             f"ladder_{penalty}",
             reason=reason,
-            data={"ledger": ledger, "year": year, "threshold": step.threshold, "cause": cause},
+            data={
+                "ledger": ledger,
+                "year": year,
+                "threshold": step.threshold,
+                "cause": cause,
+                **({"until": ends_at.isoformat()} if penalty == "suspension" and ends_at else {}),
+            },
         )
 
 
-@transaction.atomic
+def _ladder_suspensions_undo(*, store: Store, causes: list[str]) -> Store:
+    """After a revoke, the ladder suspensions of `causes` no longer stand: a store suspended by the ladder
+    is suspended only until the latest suspension that still stands, or reinstated if none does."""
+    events = StoreEvent.objects.filter(store=store, kind="ladder_suspension")
+    applied = {event.data["cause"]: event.data.get("until") for event in events}
+    undone = set(
+        StoreEvent.objects.filter(store=store, kind="ladder_suspension_undone").values_list(
+            "data__cause", flat=True
+        )
+    )
+    lifted = [cause for cause in causes if cause in applied and cause not in undone]
+    if not lifted:
+        return store
+    for cause in lifted:
+        _store_event(
+            store, "ladder_suspension_undone", reason=gettext_noop("Violation revoked"), data={"cause": cause}
+        )
+    if store.status != StoreStatus.SUSPENDED:
+        return store
+    now = timezone.now()
+    standing = [
+        datetime.fromisoformat(until)
+        for cause, until in applied.items()
+        if until and cause not in undone and cause not in lifted and datetime.fromisoformat(until) > now
+    ]
+    if standing:
+        return store_suspension_shorten(
+            store=store, until=max(standing), reason=gettext_noop("Violation revoked")
+        )
+    return store_reinstate(store=store, actor=None, reason=gettext_noop("Violation revoked"))
+
+
+@dataclass(frozen=True)
+class ViolationCause:
+    """One cause of a violation for `violations_record_many`: what happened, to which store, when."""
+
+    store_id: int
+    cause_kind: str  # order, shipment, complaint, inspection, contact, manual
+    cause_id: str
+    cause_label: str = ""
+    occurred_at: datetime | None = None
+    amount_paid: Decimal | None = None  # the order's amount, when the type pays compensation
+    promised_hours: int | None = None  # picks the compensation rule
+    points: int | None = None  # None: the type's points
+
+
+def _compensation_rule_for(rules: list[CompensationRule], hours: int) -> CompensationRule | None:
+    fitting = [
+        rule
+        for rule in rules
+        if rule.promised_hours_min <= hours
+        and (rule.promised_hours_max is None or hours <= rule.promised_hours_max)
+    ]
+    return max(fitting, key=lambda rule: rule.promised_hours_min, default=None)
+
+
 def violation_record(
     *,
     store: Store,
@@ -1418,91 +1625,215 @@ def violation_record(
     actor=None,
 ) -> tuple[Violation, bool]:
     """The only way a violation comes into being: once per cause and type, with everything it causes —
-    points (and the ladder), the deposit deduction and the consumer compensation — in one transaction."""
-    _require_perm(actor, "merchants.record_violation")
-    violation_type = ViolationType.objects.get(code=type_code)
-    existing = Violation.objects.filter(
-        violation_type=violation_type, cause_kind=cause_kind, cause_id=str(cause_id)
-    ).first()
-    if existing:
-        return existing, False
-    now = occurred_at or timezone.now()
-    store = Store.objects.select_for_update().get(pk=store.pk)
-    year = now.astimezone(ZoneInfo(store.time_zone)).year
-    ledger = violation_type.severity
-    awarded = violation_type.points if points is None else points
-    try:
-        with transaction.atomic():
-            violation = Violation.objects.create(
-                store=store,
-                violation_type=violation_type,
-                cause_kind=cause_kind,
-                cause_id=str(cause_id),
-                cause_label=cause_label[:100],
-                occurred_at=now,
-                points=awarded,
-                ledger=ledger,
-                point_year=year,
-                reason=reason[:300],
-                recorded_by=actor,
-            )
-    except IntegrityError:
-        return Violation.objects.get(
-            violation_type=violation_type, cause_kind=cause_kind, cause_id=str(cause_id)
-        ), False
-    _store_event(
-        store,
-        "violation_recorded",
-        actor=actor,
-        reason=reason,
-        data={"violation": violation.pk, "type": type_code, "points": awarded},
+    points (and the ladder), the deposit deduction and the consumer compensation — in one transaction.
+    Returns the violation and whether this call recorded it."""
+    cause = ViolationCause(
+        store_id=store.pk,
+        cause_kind=cause_kind,
+        cause_id=str(cause_id),
+        cause_label=cause_label,
+        occurred_at=occurred_at,
+        amount_paid=amount_paid,
+        promised_hours=promised_hours,
+        points=points,
     )
-    if awarded:
-        before = _points_total(store=store, year=year, ledger=ledger)
-        PointEntry.objects.create(
-            store=store,
-            ledger=ledger,
-            year=year,
-            points=awarded,
-            violation=violation,
-            cause_key=f"violation:{violation.pk}:points",
-            created_at=now,
-        )
-        for step in ladder_steps_crossed(before=before, after=before + awarded, steps=_ladder(ledger)):
-            # A ladder penalty runs from when it is applied, even for a violation dated earlier.
-            _apply_ladder_step(store=store, year=year, ledger=ledger, step=step, now=timezone.now())
-    if violation_type.deposit_deduction > 0:
-        deposit_record(
-            store=store,
-            kind=DepositEntry.Kind.DEDUCTION,
-            amount=violation_type.deposit_deduction,
-            reason=violation_type.name,
-            cause_key=f"violation:{violation.pk}:deduction",
-            now=now,
-        )
-    if violation_type.compensation_kind and amount_paid is not None:
-        hours = promised_hours or 0
-        rule = (
-            CompensationRule.objects.filter(
-                kind=violation_type.compensation_kind, promised_hours_min__lte=hours
+    created = violations_record_many(type_code=type_code, causes=[cause], reason=reason, actor=actor)
+    if created:
+        return Violation.objects.get(pk=created[0]), True
+    return Violation.objects.get(
+        violation_type__code=type_code, cause_kind=cause_kind, cause_id=str(cause_id)
+    ), False
+
+
+@transaction.atomic
+def violations_record_many(
+    *, type_code: str, causes: list[ViolationCause], reason: str = "", actor=None, now: datetime | None = None
+) -> list[int]:
+    """Record violations of one type for many causes at once, each once (the path of the scheduled checks and
+    of `violation_record`): a fixed number of queries per batch plus one per ladder step or shortfall that a
+    store actually reaches. Causes already recorded are left alone. Returns the ids of the violations this
+    call created, in the order of their causes.
+
+    Locks every store concerned (in id order) before looking for earlier records, so a concurrent writer of the
+    same cause waits and then finds it; the deposit accounts are locked after the stores, as everywhere.
+    Rows go in through `insert_rows` (COPY on PostgreSQL): a check may write tens of thousands."""
+    _require_perm(actor, "merchants.record_violation")
+    now = now or timezone.now()
+    violation_type = ViolationType.objects.get(code=type_code)
+    unique: dict[tuple[str, str], ViolationCause] = {}
+    for cause in causes:
+        unique.setdefault((cause.cause_kind, str(cause.cause_id)), cause)
+    if not unique:
+        return []
+    # Only the lock and the time zone are needed of each store (a batch may hold a thousand stores).
+    zones = dict(
+        Store.objects.select_for_update()
+        .filter(pk__in={cause.store_id for cause in unique.values()})
+        .order_by("pk")
+        .values_list("pk", "time_zone")
+    )
+    recorded = set(
+        Violation.objects.filter(
+            violation_type=violation_type,
+            cause_kind__in={kind for kind, _id in unique},
+            cause_id__in={cause_id for _kind, cause_id in unique},
+        ).values_list("cause_kind", "cause_id")
+    )
+    fresh = [cause for key, cause in unique.items() if key not in recorded]
+    if not fresh:
+        return []
+    ledger = violation_type.severity
+    actor_id = actor.pk if actor is not None else None
+    reason = reason[:300]
+    recorded_rows = []
+    for cause in fresh:
+        occurred = cause.occurred_at or now
+        recorded_rows.append(
+            (
+                cause.store_id,
+                violation_type.pk,
+                cause.cause_kind,
+                str(cause.cause_id),
+                cause.cause_label[:100],
+                occurred,
+                violation_type.points if cause.points is None else cause.points,
+                ledger,
+                occurred.astimezone(ZoneInfo(zones[cause.store_id])).year,
+                ViolationStatus.ACTIVE,
+                reason,
+                actor_id,
+                None,
+                now,
             )
-            .filter(Q(promised_hours_max__isnull=True) | Q(promised_hours_max__gte=hours))
-            .order_by("-promised_hours_min")
-            .first()
         )
-        if rule is not None:
+    ids = insert_rows(Violation, VIOLATION_COLUMNS, recorded_rows, return_ids=True)
+    # (id, store id, occurred, points, point year) of each new violation
+    created = [(pk, row[0], row[5], row[6], row[8]) for pk, row in zip(ids, recorded_rows, strict=True)]
+
+    # Money: the entries, then each touched account's position (a shortfall starts at once).
+    compensation_rules = (
+        list(CompensationRule.objects.filter(kind=violation_type.compensation_kind))
+        if violation_type.compensation_kind
+        else []
+    )
+    accounts = dict(
+        DepositAccount.objects.select_for_update()
+        .filter(store_id__in={store_id for _pk, store_id, *_rest in created})
+        .order_by("pk")
+        .values_list("store_id", "pk")
+    )
+    deduction = money(violation_type.deposit_deduction)
+    entry_rows, event_rows = [], []
+    for (pk, store_id, _occurred, points, _year), cause in zip(created, fresh, strict=True):
+        outflows = []
+        if deduction > 0:
+            outflows.append((DepositEntry.Kind.DEDUCTION, deduction, "deduction"))
+        rule = _compensation_rule_for(compensation_rules, cause.promised_hours or 0)
+        if rule is not None and cause.amount_paid is not None:
             amount = compensation_amount(
-                amount_paid=amount_paid, rate=rule.rate, minimum=rule.minimum, maximum=rule.maximum
+                amount_paid=cause.amount_paid, rate=rule.rate, minimum=rule.minimum, maximum=rule.maximum
             )
-            deposit_record(
-                store=store,
-                kind=DepositEntry.Kind.COMPENSATION,
-                amount=amount,
-                reason=violation_type.name,
-                cause_key=f"violation:{violation.pk}:compensation",
-                now=now,
+            outflows.append((DepositEntry.Kind.COMPENSATION, amount, "compensation"))
+        data = {"violation": pk, "type": type_code, "points": points}
+        for kind, amount, suffix in outflows:
+            if amount <= 0:
+                continue
+            # account, kind, amount, reason, reference, cause key, actor, reverses, created
+            entry_rows.append(
+                (
+                    accounts[store_id],
+                    kind,
+                    -amount,
+                    violation_type.name,
+                    "",
+                    f"violation:{pk}:{suffix}",
+                    actor_id,
+                    None,
+                    now,
+                )
             )
-    return violation, True
+            data[suffix] = str(amount)
+        # store, kind, from, to, reason, data, actor, created
+        event_rows.append((store_id, "violation_recorded", "", "", reason, data, actor_id, now))
+    insert_rows(DepositEntry, DEPOSIT_ENTRY_COLUMNS, entry_rows)
+    insert_rows(StoreEvent, STORE_EVENT_COLUMNS, event_rows)
+    if entry_rows:
+        for account in deposit_accounts_with_position().filter(
+            pk__in={row[0] for row in entry_rows}, shortfall_since__isnull=True, balance__lt=F("required")
+        ):
+            _deposit_position_refresh_locked(account, now=now)  # locked above
+
+    # Points, then the ladder once per store and year whose total crosses a threshold.
+    pointed = [
+        (pk, store_id, occurred, points, year) for pk, store_id, occurred, points, year in created if points
+    ]
+    if pointed:
+        before = {
+            (row["store_id"], row["year"]): row["total"] or 0
+            for row in PointEntry.objects.filter(
+                store_id__in={store_id for _pk, store_id, *_rest in pointed},
+                year__in={year for *_rest, year in pointed},
+                ledger=ledger,
+            )
+            .values("store_id", "year")
+            .annotate(total=Sum("points"))
+        }
+        insert_rows(
+            PointEntry,
+            POINT_ENTRY_COLUMNS,
+            [
+                (store_id, ledger, year, points, pk, f"violation:{pk}:points", occurred)
+                for pk, store_id, occurred, points, year in pointed
+            ],
+        )
+        added: dict[tuple[int, int], int] = {}
+        for _pk, store_id, _occurred, points, year in pointed:
+            added[(store_id, year)] = added.get((store_id, year), 0) + points
+        steps = _ladder(ledger)
+        for (store_id, year), points in sorted(added.items()):
+            total = before.get((store_id, year), 0)
+            for step in ladder_steps_crossed(before=total, after=total + points, steps=steps):
+                # A ladder penalty runs from when it is applied, even for a violation dated earlier.
+                _apply_ladder_step(
+                    store=Store.objects.get(pk=store_id),
+                    year=year,
+                    ledger=ledger,
+                    step=step,
+                    now=timezone.now(),
+                )
+    # Types counted by occurrence (fraudulent dispatch: the nth in a natural year) climb their own ladder.
+    occurrence_steps = list(OccurrenceLadderStep.objects.filter(violation_type=violation_type))
+    if occurrence_steps:
+        stores = {store.pk: store for store in Store.objects.filter(pk__in={row[1] for row in created})}
+        for violation in Violation.objects.filter(pk__in=ids).order_by("occurred_at", "pk"):
+            _apply_occurrence_ladder(
+                store=stores[violation.store_id],
+                violation=violation,
+                now=timezone.now(),
+                steps=occurrence_steps,
+            )
+    return ids
+
+
+# The columns `violations_record_many` writes, in the order of its row tuples.
+VIOLATION_COLUMNS = (
+    "store_id", "violation_type_id", "cause_kind", "cause_id", "cause_label", "occurred_at", "points", "ledger",
+    "point_year", "status", "reason", "recorded_by_id", "revoked_at", "created_at",
+)  # fmt: skip
+DEPOSIT_ENTRY_COLUMNS = (
+    "account_id", "kind", "amount", "reason", "reference", "cause_key", "actor_id", "reverses_id", "created_at",
+)  # fmt: skip
+STORE_EVENT_COLUMNS = (
+    "store_id",
+    "kind",
+    "from_status",
+    "to_status",
+    "reason",
+    "data",
+    "actor_id",
+    "created_at",
+)
+POINT_ENTRY_COLUMNS = ("store_id", "ledger", "year", "points", "violation_id", "cause_key", "created_at")
 
 
 @transaction.atomic
@@ -1534,6 +1865,7 @@ def violation_revoke(*, violation: Violation, actor, reason: str, now: datetime 
             created_at=now,
         )
         total = _points_total(store=store, year=violation.point_year, ledger=violation.ledger)
+        suspensions = []
         for step in _ladder(violation.ledger):
             if step.threshold <= total:
                 continue
@@ -1541,14 +1873,580 @@ def violation_revoke(*, violation: Violation, actor, reason: str, now: datetime 
                 cause = _ladder_cause(store, violation.point_year, violation.ledger, step.threshold, penalty)
                 for sanction in Sanction.objects.filter(cause_key=cause, lifted_at__isnull=True):
                     sanction_lift(sanction=sanction, actor=None, reason=gettext_noop("Violation revoked"))
-                if (
-                    penalty == "suspension"
-                    and store.status == StoreStatus.SUSPENDED
-                    and StoreEvent.objects.filter(
-                        store=store, kind="ladder_suspension", data__cause=cause
-                    ).exists()
-                ):
-                    store_reinstate(store=store, actor=None, reason=gettext_noop("Violation revoked"))
-                    store.refresh_from_db()
+                if penalty == "suspension":
+                    suspensions.append(cause)
+        store = _ladder_suspensions_undo(store=store, causes=suspensions)
+        rules_exam_lift_unreached(store=store, year=violation.point_year, ledger=violation.ledger, now=now)
+    _undo_occurrence_ladder(store=store, violation=violation, now=now)
     _store_event(store, "violation_revoked", actor=actor, reason=reason, data={"violation": violation.pk})
     return violation
+
+
+# --- Rules exam -----------------------------------------------------------------------------------
+
+
+def rules_exam_require(
+    *,
+    store: Store,
+    cause_key: str,
+    now: datetime | None = None,
+    ledger: str = "",
+    year: int | None = None,
+    threshold: int | None = None,
+) -> RulesExamRequirement:
+    """The store must pass the rules exam, once per cause (a ladder step). A requirement a revoke lifted is
+    opened again when the cause is reached again; one already passed stays passed."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        requirement, created = RulesExamRequirement.objects.select_for_update().get_or_create(
+            cause_key=cause_key,
+            defaults={
+                "store": store,
+                "ledger": ledger,
+                "year": year,
+                "threshold": threshold,
+                "required_at": now,
+            },
+        )
+        if created or requirement.lifted_at is not None:
+            if not created:
+                requirement.lifted_at, requirement.lifted_reason, requirement.required_at = None, "", now
+                requirement.save(update_fields=["lifted_at", "lifted_reason", "required_at"])
+            _store_event(
+                store,
+                "rules_exam_required",
+                reason=gettext_noop("The store must pass the rules exam"),
+                data={"requirement": requirement.pk, "cause": cause_key},
+            )
+    return requirement
+
+
+def _rules_exam_lift(requirements, *, reason: str, now: datetime) -> int:
+    lifted = 0
+    for requirement in requirements:
+        requirement.lifted_at, requirement.lifted_reason = now, reason[:300]
+        requirement.save(update_fields=["lifted_at", "lifted_reason"])
+        _store_event(
+            requirement.store,
+            "rules_exam_lifted",
+            reason=reason,
+            data={"requirement": requirement.pk, "cause": requirement.cause_key},
+        )
+        lifted += 1
+    return lifted
+
+
+@transaction.atomic
+def rules_exam_lift_unreached(*, store: Store, year: int, ledger: str, now: datetime | None = None) -> int:
+    """After a revoke: lift the store's open exam requirements from ladder steps of this year and ledger
+    whose threshold its points no longer reach. Returns how many were lifted."""
+    now = now or timezone.now()
+    total = _points_total(store=store, year=year, ledger=ledger)
+    unreached = (
+        RulesExamRequirement.objects.open()
+        .select_for_update()
+        .select_related("store")
+        .filter(store=store, year=year, ledger=ledger, threshold__gt=total)
+    )
+    return _rules_exam_lift(unreached, reason=gettext_noop("Violation revoked"), now=now)
+
+
+def _require_exam_taker(actor, store: Store) -> None:
+    """Only the store's owner or operator sits the exam (never staff on the store's behalf)."""
+    role = Membership.objects.filter(user=actor, store=store).values_list("role", flat=True).first()
+    if role is None or not role_can(role, TAKE_RULES_EXAM):
+        raise ActionForbidden(_("Your role on this store does not allow this action."))
+
+
+@transaction.atomic
+def rules_exam_start(
+    *, store: Store, actor, now: datetime | None = None, seed: int | None = None
+) -> RulesExamAttempt:
+    """Draw a sitting of the exam from the rule table as it is now. The seed and the questions as drawn are
+    kept, so the sitting is graded on what was shown even if the table changes meanwhile. A sitting the
+    same person has not submitted yet is returned instead of drawing a second one."""
+    now = now or timezone.now()
+    _require_exam_taker(actor, store)
+    store = _locked_store(store)
+    if not RulesExamRequirement.objects.open().filter(store=store).exists():
+        raise DomainError(_("The store has no rules exam to take."))
+    unfinished = (
+        RulesExamAttempt.objects.filter(store=store, user=actor, submitted_at__isnull=True)
+        .order_by("-started_at", "-id")
+        .first()
+    )
+    if unfinished is not None:
+        return unfinished
+    seed = secrets.randbelow(2**31) if seed is None else seed
+    params = rule_decimals("rules_exam_question_count", "rules_exam_pass_share")
+    questions = exam_draw(bank=rules_exam_bank(), count=int(params["rules_exam_question_count"]), seed=seed)
+    if not questions:
+        raise DomainError(_("The rule table has no questions to ask; tell the platform."))
+    return RulesExamAttempt.objects.create(
+        store=store,
+        user=actor,
+        seed=seed,
+        questions=[question.as_data() for question in questions],
+        pass_share=params["rules_exam_pass_share"],
+        started_at=now,
+    )
+
+
+@transaction.atomic
+def rules_exam_submit(
+    *, attempt: RulesExamAttempt, answers: list[int], actor, now: datetime | None = None
+) -> RulesExamAttempt:
+    """Grade a sitting. A pass meets every open exam requirement of the store; a fail leaves them open."""
+    now = now or timezone.now()
+    attempt = RulesExamAttempt.objects.select_for_update().select_related("store").get(pk=attempt.pk)
+    _require_exam_taker(actor, attempt.store)
+    if attempt.user_id != actor.pk:
+        raise ActionForbidden(_("Only the person who started this sitting may submit it."))
+    if attempt.submitted_at is not None:
+        raise TransitionRefused(_("This sitting was already submitted."))
+    if len(answers) != len(attempt.questions) or any(
+        not 0 <= answer < len(question["choices"])
+        for answer, question in zip(answers, attempt.questions, strict=True)
+    ):
+        raise DomainError(_("Answer every question."))
+    store = _locked_store(attempt.store)
+    attempt.answers = list(answers)
+    attempt.score = exam_score(questions=attempt.questions, answers=attempt.answers)
+    attempt.passed = exam_passed(score=attempt.score, total=attempt.total, pass_share=attempt.pass_share)
+    attempt.submitted_at = now
+    attempt.save(update_fields=["answers", "score", "passed", "submitted_at"])
+    met = []
+    if attempt.passed:
+        for requirement in RulesExamRequirement.objects.open().select_for_update().filter(store=store):
+            requirement.passed_at, requirement.passed_attempt = now, attempt
+            requirement.save(update_fields=["passed_at", "passed_attempt"])
+            met.append(requirement.pk)
+    _store_event(
+        store,
+        "rules_exam_passed" if attempt.passed else "rules_exam_failed",
+        actor=actor,
+        data={"attempt": attempt.pk, "score": attempt.score, "total": attempt.total, "requirements": met},
+    )
+    return attempt
+
+
+# --- Fraudulent-dispatch style occurrence ladders -------------------------------------------------
+
+OCCURRENCE_SANCTIONS = {
+    Sanction.Kind.SETTLEMENT_FREEZE,
+    Sanction.Kind.LISTING_BLOCK,
+    Sanction.Kind.ORDER_RESTRICTION,
+    Sanction.Kind.WITHDRAWAL_HOLD,
+}
+
+
+def _occurrences_in_year(*, store: Store, violation: Violation, excluding: int | None = None) -> int:
+    """Violations of this type in the store's natural year that still stand (revoked ones do not count)."""
+    standing = Violation.objects.filter(
+        store_id=store.pk, violation_type_id=violation.violation_type_id, point_year=violation.point_year
+    ).exclude(status=ViolationStatus.REVOKED)
+    if excluding is not None:
+        standing = standing.exclude(pk=excluding)
+    return standing.count()
+
+
+def _apply_occurrence_ladder(
+    *, store: Store, violation: Violation, now: datetime, steps: list[OccurrenceLadderStep] | None = None
+) -> list:
+    """Apply the occurrence-ladder steps of the violation's type that the store's count of such violations
+    this natural year has reached and that do not stand yet (each once while it stands). Called with the
+    store row locked, after the violation is saved. A batch passes the type's `steps`, loaded once (and
+    skips the call when there are none). Returns the applications made."""
+    if steps is None:
+        steps = list(OccurrenceLadderStep.objects.filter(violation_type_id=violation.violation_type_id))
+    if not steps:
+        return []
+    count = _occurrences_in_year(store=store, violation=violation)
+    standing = set(
+        OccurrenceLadderApplication.objects.filter(
+            store_id=store.pk,
+            violation_type_id=violation.violation_type_id,
+            year=violation.point_year,
+            undone_at__isnull=True,
+        ).values_list("occurrence", flat=True)
+    )
+    reason = gettext_noop("Repeated violations of one kind in a natural year")
+    made = []
+    for step in sorted(steps, key=lambda s: s.occurrence):
+        if step.occurrence > count or step.occurrence in standing:
+            continue
+        penalties = [p.strip() for p in step.penalties.split(",") if p.strip()]
+        ends_at = now + timedelta(days=step.duration_days) if step.duration_days else None
+        try:
+            with transaction.atomic():
+                application = OccurrenceLadderApplication.objects.create(
+                    store_id=store.pk,
+                    violation_type_id=violation.violation_type_id,
+                    year=violation.point_year,
+                    occurrence=step.occurrence,
+                    violation=violation,
+                    penalties=",".join(penalties),
+                    applied_at=now,
+                    ends_at=ends_at,
+                )
+        except IntegrityError:
+            continue  # applied by a concurrent writer
+        for penalty in penalties:
+            cause = f"occurrence:{application.pk}:{penalty}"
+            if penalty in OCCURRENCE_SANCTIONS:
+                sanction_impose(
+                    store=store, kind=penalty, reason=reason, starts_at=now, ends_at=ends_at, cause_key=cause
+                )
+            elif penalty == "suspension":
+                store.refresh_from_db(fields=["status", "suspended_until"])
+                if can_proceed(store.suspend) and ends_at and ends_at > timezone.now():
+                    store_suspend(store=store, until=ends_at, actor=None, reason=reason)
+                    store.refresh_from_db(fields=["status", "suspended_until"])
+                    application.suspended_store = True
+                    application.save(update_fields=["suspended_store"])
+            elif penalty == "clear_out":
+                store.refresh_from_db(fields=["status", "suspended_until"])
+                if can_proceed(store.clear_out):
+                    store_clear_out(store=store, actor=None, reason=reason, ban_entity=True)
+                    store.refresh_from_db(fields=["status", "suspended_until"])
+            elif penalty == "rules_exam":
+                rules_exam_require(store=store, cause_key=cause, now=now)
+        _store_event(
+            store,
+            "occurrence_ladder_applied",
+            reason=reason,
+            data={
+                "application": application.pk,
+                "violation": violation.pk,
+                "type": violation.violation_type_id,
+                "year": violation.point_year,
+                "occurrence": step.occurrence,
+                "penalties": penalties,
+            },
+        )
+        made.append(application)
+    return made
+
+
+def _undo_occurrence_ladder(*, store: Store, violation: Violation, now: datetime) -> int:
+    """After `violation` is revoked: undo the standing occurrence-ladder steps its type's count this year no
+    longer reaches — sanctions lifted, a suspension it caused ended, an exam it required lifted. A clear-out
+    is final and stays (a reviewer decides). Called with the store row locked. Returns how many were undone."""
+    # The revoked violation never counts, whether or not the caller has saved its new status yet.
+    count = _occurrences_in_year(store=store, violation=violation, excluding=violation.pk)
+    undone = 0
+    reason = gettext_noop("Violation revoked")
+    for application in OccurrenceLadderApplication.objects.select_for_update().filter(
+        store_id=store.pk,
+        violation_type_id=violation.violation_type_id,
+        year=violation.point_year,
+        undone_at__isnull=True,
+        occurrence__gt=count,
+    ):
+        for sanction in Sanction.objects.filter(
+            cause_key__startswith=f"occurrence:{application.pk}:", lifted_at__isnull=True
+        ):
+            sanction_lift(sanction=sanction, actor=None, reason=reason)
+        store.refresh_from_db(fields=["status", "suspended_until"])
+        if (
+            application.suspended_store
+            and store.status == StoreStatus.SUSPENDED
+            and store.suspended_until == application.ends_at
+        ):
+            store_reinstate(store=store, actor=None, reason=reason)
+            store.refresh_from_db(fields=["status", "suspended_until"])
+        _rules_exam_lift(
+            RulesExamRequirement.objects.open()
+            .select_related("store")
+            .filter(cause_key=f"occurrence:{application.pk}:rules_exam"),
+            reason=reason,
+            now=now,
+        )
+        application.undone_at = now
+        application.save(update_fields=["undone_at"])
+        _store_event(
+            store,
+            "occurrence_ladder_undone",
+            reason=reason,
+            data={
+                "application": application.pk,
+                "violation": violation.pk,
+                "occurrence": application.occurrence,
+                "cleared_out_stays": "clear_out" in application.penalties.split(","),
+            },
+        )
+        undone += 1
+    return undone
+
+
+# --- Settlement release ---------------------------------------------------------------------------
+
+
+@dataclass
+class SettlementReleaseResult:
+    stores: int = 0
+    entries: int = 0
+    frozen_stores: int = 0
+    skipped: bool = False
+
+    def __str__(self):
+        skipped = " (another run holds the lock)" if self.skipped else ""
+        return f"stores={self.stores} entries={self.entries} frozen={self.frozen_stores}{skipped}"
+
+
+def _settlement_freezes(now: datetime):
+    return Sanction.objects.live(now).filter(kind=Sanction.Kind.SETTLEMENT_FREEZE)
+
+
+@transaction.atomic
+def _settlement_release_store(*, store_id: int, now: datetime) -> int:
+    """Release one store's due settlement; nothing while a settlement freeze is live. Returns entries."""
+    store = Store.objects.select_for_update().get(pk=store_id)
+    if _settlement_freezes(now).filter(store=store).exists():
+        return 0
+    released = SettlementEntry.objects.filter(
+        store=store, released_at__isnull=True, available_at__lte=now
+    ).update(released_at=now)
+    if not released:
+        return 0
+    # What this run released carries its timestamp (rows released on record carry their own).
+    amount = SettlementEntry.objects.filter(store=store, released_at=now, available_at__lte=now).aggregate(
+        total=Sum("amount")
+    )["total"]
+    _store_event(
+        store,
+        "settlement_released",
+        reason=gettext_noop("Settlement released after the waiting days"),
+        data={"amount": str(money(amount or 0)), "entries": released},
+    )
+    return released
+
+
+def settlement_release_check(*, now: datetime | None = None) -> SettlementReleaseResult:
+    """Release settlement whose waiting days are over to the withdrawable balance, store by store (one event
+    each); stores under a live settlement freeze keep theirs pending until the freeze ends. Set-based (the
+    partial index on unreleased rows), idempotent (released rows are not due again), single-flight."""
+    now = now or timezone.now()
+    result = SettlementReleaseResult()
+    with single_flight("settlement_release_check") as acquired:
+        if not acquired:
+            result.skipped = True
+            return result
+        due = SettlementEntry.objects.filter(released_at__isnull=True, available_at__lte=now).order_by()
+        frozen = _settlement_freezes(now).values("store_id")
+        result.frozen_stores = due.filter(store_id__in=frozen).values("store_id").distinct().count()
+        for store_id in due.exclude(store_id__in=frozen).values_list("store_id", flat=True).distinct():
+            released = _settlement_release_store(store_id=store_id, now=now)
+            result.entries += released
+            result.stores += int(released > 0)
+    return result
+
+
+# --- Natural-year rollover of the point ledgers ---------------------------------------------------
+
+
+@dataclass
+class YearRolloverResult:
+    closed: int = 0
+    skipped: bool = False
+
+    def __str__(self):
+        skipped = " (another run holds the lock)" if self.skipped else ""
+        return f"closed={self.closed}{skipped}"
+
+
+def point_year_rollover_check(*, now: datetime | None = None) -> YearRolloverResult:
+    """Once the 1st of January has come in a store's time zone, record the year just closed — its general
+    and serious totals — once per store (a PointYearClose row and a store event). Points are keyed by year,
+    so nothing moves: the new year simply starts at zero. Stores open during the closed year and still
+    trading, and any store with points in it, are closed; a second run changes nothing."""
+    now = now or timezone.now()
+    result = YearRolloverResult()
+    with single_flight("point_year_rollover_check") as acquired:
+        if not acquired:
+            result.skipped = True
+            return result
+        for zone_name in Store.objects.order_by().values_list("time_zone", flat=True).distinct():
+            new_year = now.astimezone(ZoneInfo(zone_name)).year
+            result.closed += _point_year_close_zone(zone_name=zone_name, year=new_year - 1, now=now)
+    return result
+
+
+@transaction.atomic
+def _point_year_close_zone(*, zone_name: str, year: int, now: datetime) -> int:
+    points_that_year = PointEntry.objects.filter(store=OuterRef("pk"), year=year)
+    stores = list(
+        Store.objects.filter(time_zone=zone_name)
+        .filter(
+            Q(
+                opened_on__lte=date(year, 12, 31),
+                status__in=[StoreStatus.ACTIVE, StoreStatus.SUSPENDED, StoreStatus.EXITING],
+            )
+            | Q(Exists(points_that_year))
+        )
+        .exclude(Exists(PointYearClose.objects.filter(store=OuterRef("pk"), year=year)))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    if not stores:
+        return 0
+    totals: dict[tuple[int, str], int] = {
+        (row["store_id"], row["ledger"]): row["total"] or 0
+        for row in PointEntry.objects.filter(store_id__in=stores, year=year)
+        .values("store_id", "ledger")
+        .annotate(total=Sum("points"))
+    }
+    general, serious = ViolationType.Severity.GENERAL, ViolationType.Severity.SERIOUS
+    closes = [
+        PointYearClose(
+            store_id=store_id,
+            year=year,
+            general_points=totals.get((store_id, general), 0),
+            serious_points=totals.get((store_id, serious), 0),
+            closed_at=now,
+        )
+        for store_id in stores
+    ]
+    PointYearClose.objects.bulk_create(closes, batch_size=1000)
+    StoreEvent.objects.bulk_create(
+        [
+            StoreEvent(
+                store_id=close.store_id,
+                kind="point_year_closed",
+                reason=gettext_noop("Natural year closed: points start again at zero"),
+                data={"year": year, general: close.general_points, serious: close.serious_points},
+                created_at=now,
+            )
+            for close in closes
+        ],
+        batch_size=1000,
+    )
+    return len(closes)
+
+
+# --- Store experience score (RULES §11) -----------------------------------------------------------
+
+
+def score_rules() -> ScoreRules:
+    """The score's numbers from the rule table."""
+    keys = [f"score_{metric}_{end}" for metric in SCORE_METRICS for end in ("good", "bad")]
+    keys += [f"score_weight_{part}" for part in SCORE_PARTS]
+    keys += [
+        "score_floor",
+        "score_ceiling",
+        "score_growth_min_orders",
+        "score_growth_score",
+        "score_negative_service_points",
+        "score_negative_service_cap",
+        "score_fraudulent_dispatch_points",
+    ]
+    p = rule_decimals(*keys)
+    return ScoreRules(
+        bands={m: ScoreBand(good=p[f"score_{m}_good"], bad=p[f"score_{m}_bad"]) for m in SCORE_METRICS},
+        weights={part: p[f"score_weight_{part}"] for part in SCORE_PARTS},
+        floor=p["score_floor"],
+        ceiling=p["score_ceiling"],
+        growth_min_orders=int(p["score_growth_min_orders"]),
+        growth_score=p["score_growth_score"],
+        negative_service_points=p["score_negative_service_points"],
+        negative_service_cap=p["score_negative_service_cap"],
+        fraudulent_dispatch_points=p["score_fraudulent_dispatch_points"],
+    )
+
+
+@dataclass
+class ScoreCheckResult:
+    day: date | None = None
+    scored: int = 0
+    skipped: bool = False
+
+    def __str__(self):
+        skipped = " (another run holds the lock)" if self.skipped else ""
+        return f"day={self.day} stores_scored={self.scored}{skipped}"
+
+
+def _behaviour_counts(*, start: datetime, end: datetime) -> dict[int, dict[str, int]]:
+    """Per store, the violations in the window that the score deducts for (revoked ones do not count)."""
+    rows = (
+        Violation.objects.filter(
+            occurred_at__gte=start,
+            occurred_at__lt=end,
+            violation_type__code__in=["negative_service", "fraudulent_dispatch"],
+        )
+        .exclude(status=ViolationStatus.REVOKED)
+        .values("store_id", "violation_type__code")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    counts: dict[int, dict[str, int]] = {}
+    for row in rows:
+        counts.setdefault(row["store_id"], {})[row["violation_type__code"]] = row["n"]
+    return counts
+
+
+def experience_score_check(*, now: datetime | None = None, day: date | None = None) -> ScoreCheckResult:
+    """Daily: each trading store's score for the last complete day (default time zone), over the window of
+    days before it; set-based (one query per figure source for all stores), idempotent (one row per store
+    and day: a store already scored is left alone), single-flight."""
+    from merchants.scoring import score_figures
+
+    now = now or timezone.now()
+    zone = timezone.get_default_timezone()
+    day = day or timezone.localdate(now, zone) - timedelta(days=1)
+    end = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=zone)
+    start = end - timedelta(days=rule_int("score_window_days"))
+    result = ScoreCheckResult(day=day)
+    with single_flight("experience_score_check") as acquired:
+        if not acquired:
+            result.skipped = True
+            return result
+        stores = list(
+            Store.objects.filter(status__in=[StoreStatus.ACTIVE, StoreStatus.SUSPENDED])
+            .exclude(scores__day=day)
+            .values_list("pk", flat=True)
+        )
+        if not stores:
+            return result
+        rules = score_rules()
+        figures = score_figures(start=start, end=end)
+        behaviour = _behaviour_counts(start=start, end=end)
+        rows = []
+        for store_id in stores:
+            metrics = figures.get(store_id, {})
+            paid = int(metrics.get("paid_orders") or 0)
+            counts = behaviour.get(store_id, {})
+            parts = experience_score(
+                metrics={m: metrics.get(m) for m in SCORE_METRICS},
+                paid_orders=paid,
+                negative_service_events=counts.get("negative_service", 0),
+                fraudulent_dispatch_violations=counts.get("fraudulent_dispatch", 0),
+                rules=rules,
+            )
+            shown = {
+                k: (str(v) if isinstance(v, Decimal) else v) for k, v in metrics.items() if v is not None
+            }
+            rows.append(
+                (
+                    store_id,
+                    day,
+                    parts.score,
+                    parts.product,
+                    parts.logistics,
+                    parts.service,
+                    parts.deductions,
+                    parts.growth_stage,
+                    paid,
+                    shown,
+                    now,
+                )
+            )
+        with transaction.atomic():
+            insert_rows(StoreScore, STORE_SCORE_COLUMNS, rows)
+        result.scored = len(rows)
+    return result
+
+
+STORE_SCORE_COLUMNS = (
+    "store_id", "day", "score", "product", "logistics", "service", "deductions", "growth_stage", "paid_orders",
+    "metrics", "computed_at",
+)  # fmt: skip

@@ -13,6 +13,10 @@ STAFF_GROUP_PERMISSIONS = {
         "merchants.view_violation",
         "merchants.view_pointentry",
         "merchants.view_violationtype",
+        "merchants.view_occurrenceladderapplication",
+        "merchants.view_rulesexamrequirement",
+        "merchants.view_rulesexamattempt",
+        "merchants.view_pointyearclose",
         "merchants.change_violationtype",
         "merchants.remove_listing",
         "merchants.view_store",
@@ -42,6 +46,13 @@ STAFF_GROUP_PERMISSIONS = {
         "orders.view_carrier",
         "orders.change_carrier",
         "orders.view_buyerdatareveal",
+        "complaints.handle_complaint",
+        "complaints.decide_complaint",
+        "complaints.view_complaint",
+        "complaints.view_complaintevent",
+        "complaints.view_buyermessage",
+        "complaints.view_callattempt",
+        "complaints.view_notification",
         *[
             f"merchants.{verb}_{model}"
             for model in (
@@ -49,12 +60,30 @@ STAFF_GROUP_PERMISSIONS = {
                 "ruleparameter",
                 "screeningpattern",
                 "pointladderstep",
+                "occurrenceladderstep",
                 "compensationrule",
             )
             for verb in ("view", "add", "change")
         ],
     ],
     QUALITY_INSPECTOR: [
+        *[
+            f"inspections.{codename}"
+            for codename in (
+                "view_lab",
+                "add_lab",
+                "change_lab",
+                "view_samplinground",
+                "draw_round",
+                "view_inspection",
+                "record_purchase",
+                "send_to_lab",
+                "record_result",
+                "cancel_inspection",
+                "view_labreport",
+                "view_inspectionevent",
+            )
+        ],
         "orders.view_order",
         "merchants.remove_listing",
         "merchants.view_listing",

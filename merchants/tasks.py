@@ -4,7 +4,12 @@ import logging
 
 from celery import shared_task
 
-from merchants.services import deposit_shortfall_check, sanction_expiry_check
+from merchants.services import (
+    deposit_shortfall_check,
+    point_year_rollover_check,
+    sanction_expiry_check,
+    settlement_release_check,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -24,3 +29,20 @@ def deposit_shortfall_check_task():
 @shared_task(name="merchants.tasks.sanction_expiry_check")
 def sanction_expiry_check_task():
     logger.info("sanction expiry check: reinstated=%s", sanction_expiry_check())
+
+
+@shared_task(name="merchants.tasks.settlement_release_check")
+def settlement_release_check_task():
+    logger.info("settlement release check: %s", settlement_release_check())
+
+
+@shared_task(name="merchants.tasks.point_year_rollover_check")
+def point_year_rollover_check_task():
+    logger.info("point year rollover check: %s", point_year_rollover_check())
+
+
+@shared_task(name="merchants.tasks.experience_score_check")
+def experience_score_check_task():
+    from merchants.services import experience_score_check
+
+    logger.info("experience score check: %s", experience_score_check())

@@ -32,4 +32,11 @@ urlpatterns = [
     path("s/<str:store_code>/deposit/", views.DepositView.as_view(), name="deposit"),
     path("s/<str:store_code>/withdrawals/", views.WithdrawalsView.as_view(), name="withdrawals"),
     path("s/<str:store_code>/violations/", views.ViolationsView.as_view(), name="violations"),
+    path("s/<str:store_code>/exam/", views.RulesExamView.as_view(), name="rules-exam"),
+    path("s/<str:store_code>/exam/start/", views.RulesExamStartView.as_view(), name="rules-exam-start"),
+    path(
+        "s/<str:store_code>/exam/<int:attempt_id>/submit/",
+        views.RulesExamSubmitView.as_view(),
+        name="rules-exam-submit",
+    ),
 ]

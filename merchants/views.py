@@ -1,6 +1,7 @@
 """Seller web: thin views that parse input, call one service or selector, and show domain errors."""
 
 import csv
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -17,10 +18,12 @@ from django.utils.translation import gettext_lazy
 from django.views import View
 
 from merchants import roles
+from merchants.causes import cause_links
 from merchants.errors import DomainError, ListingRefused
-from merchants.forms import BulkUploadForm, ListingFilterForm, ListingForm, WithdrawalForm
-from merchants.models import ListingStatus
+from merchants.forms import BulkUploadForm, ListingFilterForm, ListingForm, RulesExamForm, WithdrawalForm
+from merchants.models import ListingStatus, Sanction
 from merchants.selectors import (
+    compensation_paid,
     deposit_entries,
     deposit_summary,
     listing_counts,
@@ -30,7 +33,14 @@ from merchants.selectors import (
     membership_for_store,
     memberships_for_user,
     point_positions,
+    point_totals,
+    point_year_close,
+    rule_decimals,
     rule_int,
+    rules_exam_attempt_for_store,
+    rules_exam_attempt_in_progress,
+    rules_exam_attempts_for_store,
+    rules_exam_requirements_open,
     settlement_entries_for_store,
     settlement_position,
     violations_for_store,
@@ -46,6 +56,8 @@ from merchants.services import (
     listing_delist,
     listing_relist,
     listing_update,
+    rules_exam_start,
+    rules_exam_submit,
     withdrawal_request,
 )
 
@@ -101,6 +113,7 @@ class StoreMemberMixin(LoginRequiredMixin):
             "can_manage_listings": roles.role_can(role, roles.MANAGE_LISTINGS),
             "can_view_deposit": roles.role_can(role, roles.VIEW_DEPOSIT),
             "can_view_orders": roles.role_can(role, roles.VIEW_ORDERS),
+            "can_take_exam": roles.role_can(role, roles.TAKE_RULES_EXAM),
             **extra,
         }
 
@@ -128,6 +141,7 @@ class DashboardView(StoreMemberMixin, View):
                 deposit=summary,
                 restriction_at=restriction_at,
                 sanctions=list(live_sanctions(store=self.store)),
+                exam_requirements=list(rules_exam_requirements_open(store=self.store)),
                 now=timezone.now(),
             ),
         )
@@ -323,6 +337,8 @@ class WithdrawalsView(StoreMemberMixin, View):
             self.context(
                 form=form,
                 position=settlement_position(store=self.store, now=now),
+                release_days=rule_int("settlement_release_days"),
+                frozen=Sanction.Kind.SETTLEMENT_FREEZE in self.store._live_sanction_kinds(now),
                 refusal=withdrawal_refusal(store=self.store, now=now),
                 can_request=roles.role_can(self.membership.role, roles.MANAGE_STORE),
                 withdrawals=Paginator(withdrawals_for_store(store=self.store), PAGE_SIZE).get_page(
@@ -362,20 +378,101 @@ class ViolationsView(StoreMemberMixin, View):
 
     def get(self, request, store_code):
         now = timezone.now()
-        year = timezone.localtime(now).year
+        zone = ZoneInfo(self.store.time_zone)
+        year = now.astimezone(zone).year
+        page = Paginator(violations_for_store(store=self.store), PAGE_SIZE).get_page(request.GET.get("page"))
+        links = cause_links(store_code=self.store.code, violations=page)
+        window = timedelta(days=rule_int("appeal_window_days"))
+        for violation in page:
+            violation.cause_url = links.get(violation.pk)
+            violation.appeal_until = violation.occurred_at + window
+            violation.appeal_open = violation.status == "active" and violation.appeal_until > now
+        year_start = datetime(year, 1, 1, tzinfo=zone)
         return render(
             request,
             "merchants/violations.html",
             self.context(
-                page=Paginator(violations_for_store(store=self.store), PAGE_SIZE).get_page(
-                    request.GET.get("page")
-                ),
+                page=page,
+                compensation_this_year=compensation_paid(store=self.store, since=year_start),
                 positions=point_positions(store=self.store, year=year),
                 year=year,
+                last_year=year - 1,
+                last_year_totals=point_totals(store=self.store, year=year - 1),
+                last_year_close=point_year_close(store=self.store, year=year - 1),
                 sanctions=list(live_sanctions(store=self.store, now=now)),
+                exam_requirements=list(rules_exam_requirements_open(store=self.store)),
                 now=now,
             ),
         )
+
+
+class RulesExamView(StoreMemberMixin, View):
+    """The rules exam: what requires it, the sitting in progress (questions from the rule table), results."""
+
+    capability = roles.TAKE_RULES_EXAM
+    template_name = "merchants/exam.html"
+
+    def _render(self, request, *, attempt, form, status=200):
+        params = rule_decimals("rules_exam_question_count", "rules_exam_pass_share")
+        return render(
+            request,
+            self.template_name,
+            self.context(
+                requirements=list(rules_exam_requirements_open(store=self.store)),
+                attempt=attempt,
+                form=form,
+                question_count=int(params["rules_exam_question_count"]),
+                pass_percent=int(params["rules_exam_pass_share"] * 100),
+                attempts=Paginator(rules_exam_attempts_for_store(store=self.store), PAGE_SIZE).get_page(
+                    request.GET.get("page")
+                ),
+            ),
+            status=status,
+        )
+
+    def get(self, request, store_code):
+        attempt = rules_exam_attempt_in_progress(store=self.store, user=request.user)
+        form = RulesExamForm(questions=attempt.questions) if attempt else None
+        return self._render(request, attempt=attempt, form=form)
+
+
+class RulesExamStartView(StoreMemberMixin, View):
+    capability = roles.TAKE_RULES_EXAM
+    http_method_names = ["post"]
+
+    def post(self, request, store_code):
+        try:
+            rules_exam_start(store=self.store, actor=request.user)
+        except DomainError as error:
+            for message in error.messages:
+                messages.error(request, message)
+        return redirect("rules-exam", store_code=self.store.code)
+
+
+class RulesExamSubmitView(RulesExamView):
+    http_method_names = ["post"]
+
+    def post(self, request, store_code, attempt_id):
+        attempt = rules_exam_attempt_for_store(store=self.store, attempt_id=attempt_id)
+        form = RulesExamForm(request.POST, questions=attempt.questions)
+        if not form.is_valid():
+            return self._render(request, attempt=attempt, form=form, status=400)
+        try:
+            attempt = rules_exam_submit(attempt=attempt, answers=form.answers(), actor=request.user)
+        except DomainError as error:
+            for message in error.messages:
+                messages.error(request, message)
+            return redirect("rules-exam", store_code=self.store.code)
+        outcome = {"score": attempt.score, "total": attempt.total}
+        if attempt.passed:
+            messages.success(request, _("Passed with %(score)s of %(total)s right. Thank you.") % outcome)
+        else:
+            messages.warning(
+                request,
+                _("%(score)s of %(total)s right: not enough to pass. Read the rules and try again.")
+                % outcome,
+            )
+        return redirect("rules-exam", store_code=self.store.code)
 
 
 class DepositView(StoreMemberMixin, View):

@@ -38,7 +38,7 @@ from orders.services import (
 BULK_SHIP_MAX_ROWS = 5000
 SHIPMENT_COLUMNS = ["order_no", "carrier", "tracking_no"]
 TRACKING_COLUMNS_REQUIRED = ["carrier", "tracking_no", "kind", "occurred_at"]
-TRACKING_COLUMNS_OPTIONAL = ["location", "description"]
+TRACKING_COLUMNS_OPTIONAL = ["location", "description", "consignee_address"]
 # Carrier files write local times without a zone: they are read as China time.
 CARRIER_FILE_ZONE = ZoneInfo("Asia/Shanghai")
 # A scan may be stamped a little ahead of our clock, never far.
@@ -310,6 +310,7 @@ class ScanData:
     occurred_at: datetime
     location: str = ""
     description: str = ""
+    consignee_address: str = ""  # what the carrier holds as the recipient's address, if it says
 
 
 def scans_record(
@@ -332,6 +333,7 @@ def scans_record(
                 location=scan.location,
                 description=scan.description,
                 source=source,
+                consignee_address=scan.consignee_address,
             )
             created_any = created_any or created
         outcomes.append(created_any)
@@ -470,5 +472,6 @@ def _tracking_row_parse(
         occurred_at=occurred_at,
         location=values.get("location", ""),
         description=values.get("description", ""),
+        consignee_address=values.get("consignee_address", "")[:300],
     )
     return result, carrier, scan

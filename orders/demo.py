@@ -692,3 +692,75 @@ def order_counts(stores: list[str]) -> dict[str, dict[str, int]]:
     for code, status, n in rows.order_by("store__code", "status"):
         counts.setdefault(code, {})[status] = n
     return counts
+
+
+# --- Compliance: what the engine and the reviewers leave on the demo stores ----------------------------
+
+# Reviewer-recorded violations: store, type, which delivered order (newest first) is the cause, days ago, why.
+# With the demo complaints, calls and spot checks, DEMO-001 ends at 18 general points (past the ladder's
+# warning and rules exam at 12, short of the listing block at 24) and DEMO-002 at 22.
+DEMO_VIOLATIONS = [
+    ("DEMO-001", "not_as_described", 3, 21, "Buyer received grey towels where blue were ordered (photos checked)"),
+    ("DEMO-001", "negative_service", 12, 9, "Sarcastic reply to a buyer asking where the parcel was"),
+    ("DEMO-002", "not_as_described", 2, 5, "Serum bottle 15 ml where the listing says 30 ml"),
+    ("DEMO-003", "not_as_described", 1, 8, "Hand towel delivered in place of the bath towel ordered"),
+]
+# Stores that pay their compensation from a deposit above the requirement (DEMO-002 and DEMO-003 stay short).
+DEMO_TOP_UPS = [
+    ("DEMO-001", Decimal("3000.00"), "BANK-DEMO-001-0003"),
+    ("DEMO-004", Decimal("500.00"), "BANK-DEMO-004-0002"),
+]
+
+
+def seed_compliance(*, stores: dict[str, Store], now: datetime, reviewer=None) -> dict[str, str]:
+    """Run the order checks as of `now` over the demo orders (strikes, out of stock, tracking) and record the
+    reviewers' violations above; idempotent (one violation per cause). Returns each check's summary."""
+    from merchants.models import DepositEntry, Violation
+    from merchants.services import deposit_record, settlement_release_check, violation_record
+    from orders.checks import late_dispatch_check, late_rate_check, tracking_check
+
+    for code, amount, reference in DEMO_TOP_UPS:
+        if code not in stores:
+            continue
+        deposit_record(
+            store=stores[code],
+            kind=DepositEntry.Kind.TOP_UP,
+            amount=amount,
+            reason="Deposit top-up by bank transfer",
+            reference=reference,
+            cause_key=f"top-up:{reference}",
+            now=now - timedelta(days=30),
+        )
+    summaries = {
+        "late_dispatch": str(late_dispatch_check(now=now)),
+        "tracking": str(tracking_check(now=now)),
+        "late_rate": str(late_rate_check(now=now)),
+        # settlement of receipts confirmed more than the release period ago becomes withdrawable
+        "settlement_release": str(settlement_release_check(now=now)),
+    }
+    for code, type_code, nth, days_ago, reason in DEMO_VIOLATIONS:
+        if code not in stores:
+            continue
+        order = (
+            Order.objects.filter(
+                store=stores[code], status__in=[OrderStatus.DELIVERED, OrderStatus.COMPLETED]
+            )
+            .order_by("-paid_at", "-pk")[nth : nth + 1]
+            .first()
+        )
+        if (
+            order is None
+            or Violation.objects.filter(cause_kind="order", cause_id=f"demo-{order.pk}").exists()
+        ):
+            continue
+        violation_record(
+            store=stores[code],
+            type_code=type_code,
+            cause_kind="order",
+            cause_id=f"demo-{order.pk}",
+            cause_label=order.order_no,
+            occurred_at=now - timedelta(days=days_ago),
+            reason=reason,
+            actor=reviewer,
+        )
+    return summaries

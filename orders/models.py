@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
@@ -107,6 +107,16 @@ class Order(ConcurrentTransitionMixin, models.Model):
             models.Index(fields=["-paid_at", "-id"], name="order_paid"),
             models.Index(fields=["status", "-paid_at", "-id"], name="order_status_paid"),
             models.Index(fields=["order_no"], name="order_no"),
+            # The compliance engine's partial indexes: only the open or late rows, so a check on a
+            # million orders reads the few it may act on.
+            models.Index(
+                fields=["dispatch_deadline"], condition=Q(status="paid"), name="order_open_deadline"
+            ),
+            models.Index(
+                fields=["dispatched_at"],
+                condition=Q(dispatched_at__gt=F("dispatch_deadline")),
+                name="order_dispatched_late",
+            ),
         ]
 
     def __str__(self):
@@ -187,6 +197,14 @@ class OrderEvent(models.Model):
         return f"{self.order_id} {self.kind}"
 
 
+class TrackingAnomaly(models.TextChoices):
+    """What the carrier's data says is wrong with a shipment (set when the scan arrives; judged by the
+    tracking check)."""
+
+    PICKUP_BEFORE_PAYMENT = "pickup_before_payment", _("pickup scan earlier than payment")
+    RECIPIENT_MISMATCH = "recipient_mismatch", _("carrier's recipient differs from the order's")
+
+
 class Shipment(models.Model):
     order = models.OneToOneField(
         Order, on_delete=models.CASCADE, related_name="shipment", verbose_name=_("order")
@@ -198,6 +216,11 @@ class Shipment(models.Model):
     address_digest = models.CharField(max_length=64, editable=False)
     created_at = models.DateTimeField(_("tracking uploaded"), default=timezone.now)
     first_pickup_at = models.DateTimeField(_("first pickup scan"), null=True, blank=True)
+    # A keyed digest of the consignee address the carrier reported (never the address itself).
+    carrier_address_digest = models.CharField(max_length=64, blank=True, editable=False)
+    anomaly = models.CharField(
+        _("tracking anomaly"), max_length=30, choices=TrackingAnomaly.choices, blank=True, default=""
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -209,6 +232,12 @@ class Shipment(models.Model):
         indexes = [
             models.Index(fields=["carrier", "tracking_no"], name="shipment_tracking"),
             models.Index(fields=["tracking_no"], name="shipment_tracking_no"),
+            models.Index(
+                fields=["created_at"],
+                condition=Q(first_pickup_at__isnull=True),
+                name="shipment_awaiting_pickup",
+            ),
+            models.Index(fields=["created_at"], condition=~Q(anomaly=""), name="shipment_anomalous"),
         ]
 
     def __str__(self):

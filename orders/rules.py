@@ -107,3 +107,40 @@ def mask_address(*, region: str, detail: str) -> str:
     """The address cut after the district: 浙江省 杭州市 西湖区 ****."""
     region = (region or "").strip()
     return f"{region} ****" if region else ("****" if detail else "")
+
+
+# --- Store-level late-dispatch escalation (RULES §4) ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LateRateDay:
+    """One product's orders due on one day: how many, and how many of them were dispatched late."""
+
+    late: int
+    due: int
+
+
+@dataclass(frozen=True)
+class LateRateRules:
+    ban_rate: Decimal  # a day counts when late / due is above this …
+    ban_min_late: int  # … with at least this many late orders
+    severe_rate: Decimal
+    severe_min_late: int
+    days_needed: int  # on this many days of the window (or more)
+
+
+def _bad_day(day: LateRateDay, *, rate: Decimal, min_late: int) -> bool:
+    # late / due > rate, compared without division (no float, no zero due)
+    return day.due > 0 and day.late >= min_late and Decimal(day.late) > rate * day.due
+
+
+def late_rate_escalation(*, days: list[LateRateDay], rules: LateRateRules) -> str | None:
+    """ "severe" (ban and order restriction), "ban", or None for one product over the judged window."""
+    if (
+        sum(_bad_day(d, rate=rules.severe_rate, min_late=rules.severe_min_late) for d in days)
+        >= rules.days_needed
+    ):
+        return "severe"
+    if sum(_bad_day(d, rate=rules.ban_rate, min_late=rules.ban_min_late) for d in days) >= rules.days_needed:
+        return "ban"
+    return None

@@ -17,7 +17,7 @@ from django_fsm import can_proceed
 from merchants.errors import ActionForbidden, DomainError, TransitionRefused
 from merchants.models import Listing, Membership, SettlementEntry, Store
 from merchants.roles import MANAGE_ORDERS, REVEAL_BUYER_DATA, role_can
-from merchants.selectors import rule_decimals, rule_int
+from merchants.selectors import banned_skus, rule_decimals, rule_int
 from merchants.services import settlement_record
 from orders.crypto import digest
 from orders.models import (
@@ -29,6 +29,7 @@ from orders.models import (
     OrderLine,
     OrderStatus,
     Shipment,
+    TrackingAnomaly,
     TrackingEvent,
 )
 from orders.rules import FeeLine, order_dispatch_deadline, service_fee
@@ -179,6 +180,12 @@ def order_build(
     return order, order_lines
 
 
+def _store_time_text(moment: datetime | None, store: Store) -> str:
+    if moment is None:
+        return _("further notice")
+    return moment.astimezone(ZoneInfo(store.time_zone)).strftime("%Y-%m-%d %H:%M")
+
+
 def order_create(
     *,
     store: Store,
@@ -200,6 +207,14 @@ def order_create(
         raise OrderRefused(_("An order needs at least one line."))
     if any(line.quantity <= 0 for line in lines):
         raise OrderRefused(_("Every line needs a quantity of at least 1."))
+    if check_store:
+        banned = banned_skus(store=store)
+        for line in lines:
+            if line.sku in banned:
+                raise OrderRefused(
+                    _("Product %(sku)s is banned from sale until %(until)s (late dispatch).")
+                    % {"sku": line.sku, "until": _store_time_text(banned[line.sku], store)}
+                )
     order, order_lines = order_build(
         store=store,
         order_no=order_no,
@@ -330,6 +345,25 @@ def order_ship(
     return order
 
 
+def _shipment_anomaly_mark(
+    shipment: Shipment, *, order: Order, kind: str, occurred_at: datetime, address: str
+):
+    updates = []
+    if address.strip():
+        reported = digest(address)
+        if reported != shipment.carrier_address_digest:
+            shipment.carrier_address_digest = reported
+            updates.append("carrier_address_digest")
+        if reported != shipment.address_digest and not shipment.anomaly:
+            shipment.anomaly = TrackingAnomaly.RECIPIENT_MISMATCH
+            updates.append("anomaly")
+    if kind == TrackingEvent.Kind.PICKUP and occurred_at < order.paid_at and not shipment.anomaly:
+        shipment.anomaly = TrackingAnomaly.PICKUP_BEFORE_PAYMENT
+        updates.append("anomaly")
+    if updates:
+        shipment.save(update_fields=updates)
+
+
 @transaction.atomic
 def tracking_event_record(
     *,
@@ -339,8 +373,12 @@ def tracking_event_record(
     location: str = "",
     description: str = "",
     source: str = "webhook",
+    consignee_address: str = "",
 ) -> tuple[TrackingEvent, bool]:
-    """Store one carrier scan once. The first pickup scan is the dispatch time; a delivery scan delivers."""
+    """Store one carrier scan once. The first pickup scan is the dispatch time; a delivery scan delivers.
+
+    What the carrier's data shows to be wrong is marked on the shipment for the tracking check: a pickup
+    scan earlier than payment, or a consignee address (kept only as a keyed digest) not the order's."""
     if kind not in TrackingEvent.Kind.values:
         raise DomainError(_("Unknown tracking event kind %(kind)s.") % {"kind": kind})
     shipment = Shipment.objects.select_for_update().get(pk=shipment.pk)
@@ -353,6 +391,9 @@ def tracking_event_record(
     if not created:
         return event, False
     order = Order.objects.select_for_update().get(pk=shipment.order_id)
+    _shipment_anomaly_mark(
+        shipment, order=order, kind=kind, occurred_at=occurred_at, address=consignee_address
+    )
     if kind == TrackingEvent.Kind.PICKUP and (
         shipment.first_pickup_at is None or occurred_at < shipment.first_pickup_at
     ):

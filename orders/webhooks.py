@@ -121,6 +121,7 @@ def scans_parse(payload, *, now: datetime) -> list[ScanData]:
                 occurred_at=occurred_at,
                 location=_text(event, index, "location", 100),
                 description=_text(event, index, "description", 300),
+                consignee_address=_text(event, index, "consignee_address", 300),
             )
         )
     return scans

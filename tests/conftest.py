@@ -47,14 +47,19 @@ def reseed_rule_table():
         importlib.import_module("merchants.migrations.0003_screening_patterns_beside_chinese").forwards(
             apps, None
         )
+        importlib.import_module("merchants.migrations.0011_experience_score").seed(apps, None)
     from merchants.models import ViolationType
     from orders.models import Carrier
 
     if not ViolationType.objects.exists():
         importlib.import_module("merchants.migrations.0007_seed_violation_types").seed(apps, None)
+        importlib.import_module("merchants.migrations.0009_seed_exam_and_occurrence_ladder").seed(apps, None)
 
     if not Carrier.objects.exists():
         importlib.import_module("orders.migrations.0002_seed_carriers_and_rules").seed(apps, None)
+        importlib.import_module("orders.migrations.0005_compliance_check_indexes").seed(apps, None)
+    importlib.import_module("inspections.migrations.0002_seed_rule_table").seed(apps, None)
+    importlib.import_module("complaints.migrations.0002_seed_rule_table").seed(apps, None)
     ensure_staff_groups()
 
 

@@ -1,4 +1,5 @@
 from .deposit import DepositAccount, DepositEntry
+from .exam import RulesExamAttempt, RulesExamRequirement
 from .listing import (
     PROMISED_DISPATCH_HOURS,
     Listing,
@@ -6,7 +7,15 @@ from .listing import (
     ListingStatus,
     PromisedDispatch,
 )
-from .ruletable import Category, CompensationRule, PointLadderStep, RuleParameter, ScreeningPattern
+from .ruletable import (
+    Category,
+    CompensationRule,
+    OccurrenceLadderStep,
+    PointLadderStep,
+    RuleParameter,
+    ScreeningPattern,
+)
+from .score import StoreScore
 from .settlement import SettlementEntry, Withdrawal, WithdrawalStatus
 from .store import (
     STORE_HOLDING_STATUSES,
@@ -19,7 +28,14 @@ from .store import (
     StoreEvent,
     StoreStatus,
 )
-from .violation import PointEntry, Violation, ViolationStatus, ViolationType
+from .violation import (
+    OccurrenceLadderApplication,
+    PointEntry,
+    PointYearClose,
+    Violation,
+    ViolationStatus,
+    ViolationType,
+)
 
 __all__ = [
     "PROMISED_DISPATCH_HOURS",
@@ -35,7 +51,12 @@ __all__ = [
     "ListingEvent",
     "ListingStatus",
     "Membership",
+    "OccurrenceLadderApplication",
+    "OccurrenceLadderStep",
     "PointLadderStep",
+    "PointYearClose",
+    "RulesExamAttempt",
+    "RulesExamRequirement",
     "PromisedDispatch",
     "RuleParameter",
     "PointEntry",
@@ -49,5 +70,6 @@ __all__ = [
     "ScreeningPattern",
     "Store",
     "StoreEvent",
+    "StoreScore",
     "StoreStatus",
 ]

@@ -5,7 +5,7 @@ import re
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 
@@ -158,3 +158,51 @@ class CompensationRule(models.Model):
 
     def __str__(self):
         return f"{self.kind}: {self.rate:%} (min {self.minimum}, max {self.maximum})"
+
+
+class OccurrenceLadderStep(models.Model):
+    """The n-th violation of a type in a natural year applies this step's penalties (e.g. fraudulent
+    dispatch: the 1st–3rd escalate, the 4th clears the store out)."""
+
+    violation_type = models.ForeignKey(
+        "merchants.ViolationType",
+        on_delete=models.CASCADE,
+        related_name="occurrence_steps",
+        verbose_name=_("violation type"),
+    )
+    occurrence = models.PositiveIntegerField(
+        _("occurrence in the natural year"), validators=[MinValueValidator(1)]
+    )
+    penalties = models.CharField(
+        _("penalties"),
+        max_length=200,
+        help_text=_(
+            "Comma separated: warning, rules_exam, settlement_freeze, listing_block, order_restriction, "
+            "withdrawal_hold, suspension, clear_out"
+        ),
+    )
+    duration_days = models.PositiveIntegerField(_("duration (days)"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["violation_type", "occurrence"]
+        verbose_name = _("occurrence ladder step")
+        verbose_name_plural = _("occurrence ladder steps")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["violation_type", "occurrence"], name="occurrence_ladder_step_unique"
+            ),
+            models.CheckConstraint(condition=models.Q(occurrence__gte=1), name="occurrence_ladder_from_one"),
+        ]
+
+    def __str__(self):
+        return f"{self.violation_type_id} #{self.occurrence}: {self.penalties}"
+
+
+# The seeded compensation descriptions, so the rules exam shows them translated (edited ones show as typed).
+SEEDED_COMPENSATION_DESCRIPTIONS = [
+    gettext_noop("Late dispatch, promise of up to 48 hours"),
+    gettext_noop("Out of stock, promise of up to 48 hours"),
+    gettext_noop("Out of stock, promise of 48 to 240 hours"),
+    gettext_noop("False dispatch (abnormal tracking)"),
+    gettext_noop("Fraudulent dispatch (empty parcel, wrong goods)"),
+]

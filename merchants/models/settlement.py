@@ -9,7 +9,11 @@ from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 
 class SettlementEntry(models.Model):
-    """One movement of the store's settlement account; withdrawable once `available_at` has passed."""
+    """One movement of the store's settlement account.
+
+    Order income and its fee wait until `available_at` (receipt + the release days); the daily release check
+    then stamps `released_at` — unless a settlement freeze is live — and only released rows are withdrawable.
+    Withdrawals, their returns and platform fee charges are released as they are recorded."""
 
     class Kind(models.TextChoices):
         ORDER_INCOME = "order_income", _("order income")
@@ -28,6 +32,7 @@ class SettlementEntry(models.Model):
     kind = models.CharField(_("kind"), max_length=24, choices=Kind.choices)
     amount = models.DecimalField(_("amount (CNY)"), max_digits=14, decimal_places=2)
     available_at = models.DateTimeField(_("withdrawable from"))
+    released_at = models.DateTimeField(_("released"), null=True, blank=True)
     reason = models.CharField(_("reason"), max_length=300, blank=True)
     cause_key = models.CharField(_("cause"), max_length=100, unique=True)
     created_at = models.DateTimeField(_("when"), default=timezone.now)
@@ -39,6 +44,12 @@ class SettlementEntry(models.Model):
         indexes = [
             models.Index(fields=["store", "available_at"], name="settlement_store_available"),
             models.Index(fields=["store", "-created_at"], name="settlement_store_time"),
+            # The release check: what is due and not yet released, and nothing else.
+            models.Index(
+                fields=["available_at"],
+                condition=Q(released_at__isnull=True),
+                name="settlement_unreleased_due",
+            ),
         ]
 
     def __str__(self):

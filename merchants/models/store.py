@@ -284,11 +284,21 @@ class Sanction(models.Model):
         ORDER_RESTRICTION = "order_restriction", _("new orders restricted")
         WITHDRAWAL_HOLD = "withdrawal_hold", _("withdrawals held")
         SETTLEMENT_FREEZE = "settlement_freeze", _("settlement frozen")
+        PRODUCT_BAN = "product_ban", _("product banned from sale")
 
     store = models.ForeignKey(
         Store, on_delete=models.CASCADE, related_name="sanctions", verbose_name=_("store")
     )
     kind = models.CharField(_("kind"), max_length=24, choices=Kind.choices)
+    listing = models.ForeignKey(
+        "merchants.Listing",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="sanctions",
+        verbose_name=_("product"),
+        help_text=_("Only for a product ban: the listing that may not be sold."),
+    )
     starts_at = models.DateTimeField(_("starts"), default=timezone.now)
     ends_at = models.DateTimeField(_("ends"), null=True, blank=True, help_text=_("Empty: until lifted."))
     reason = models.CharField(_("reason"), max_length=300)
@@ -318,6 +328,12 @@ class Sanction(models.Model):
             models.CheckConstraint(
                 condition=Q(ends_at__isnull=True) | Q(ends_at__gt=models.F("starts_at")),
                 name="sanction_ends_after_start",
+            ),
+            # A product ban names its product; no other sanction does.
+            models.CheckConstraint(
+                condition=Q(kind="product_ban", listing__isnull=False)
+                | (~Q(kind="product_ban") & Q(listing__isnull=True)),
+                name="sanction_listing_only_for_product_ban",
             ),
         ]
 

@@ -130,6 +130,63 @@ class PointEntry(models.Model):
         return f"{self.store_id} {self.ledger} {self.year}: {self.points:+d}"
 
 
+class OccurrenceLadderApplication(models.Model):
+    """One application of an occurrence-ladder step to a store: once per step and natural year while it
+    stands (a revoke that brings the count below the step undoes it, and a later occurrence applies it anew).
+    Its id names the sanctions it imposed (`occurrence:<id>:<penalty>`)."""
+
+    store = models.ForeignKey(
+        "merchants.Store", on_delete=models.PROTECT, related_name="occurrence_applications"
+    )
+    violation_type = models.ForeignKey(
+        ViolationType, on_delete=models.PROTECT, related_name="+", verbose_name=_("violation type")
+    )
+    year = models.PositiveIntegerField(_("natural year"))
+    occurrence = models.PositiveIntegerField(_("occurrence"))
+    violation = models.ForeignKey(
+        Violation, on_delete=models.PROTECT, related_name="+", verbose_name=_("violation that reached it")
+    )
+    penalties = models.CharField(_("penalties"), max_length=200)
+    applied_at = models.DateTimeField(_("applied"), default=timezone.now)
+    ends_at = models.DateTimeField(_("ends"), null=True, blank=True)
+    suspended_store = models.BooleanField(_("suspended the store"), default=False)
+    undone_at = models.DateTimeField(_("undone"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-applied_at", "-id"]
+        verbose_name = _("occurrence ladder application")
+        verbose_name_plural = _("occurrence ladder applications")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["store", "violation_type", "year", "occurrence"],
+                condition=Q(undone_at__isnull=True),
+                name="occurrence_applied_once",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.store_id} {self.violation_type_id} {self.year} #{self.occurrence}: {self.penalties}"
+
+
+class PointYearClose(models.Model):
+    """A store's point ledgers at the close of a natural year, recorded once by the year-rollover check."""
+
+    store = models.ForeignKey("merchants.Store", on_delete=models.PROTECT, related_name="point_year_closes")
+    year = models.PositiveIntegerField(_("natural year"))
+    general_points = models.IntegerField(_("general points"))
+    serious_points = models.IntegerField(_("serious points"))
+    closed_at = models.DateTimeField(_("closed"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-year", "store"]
+        verbose_name = _("closed point year")
+        verbose_name_plural = _("closed point years")
+        constraints = [models.UniqueConstraint(fields=["store", "year"], name="point_year_closed_once")]
+
+    def __str__(self):
+        return f"{self.store_id} {self.year}: {self.general_points}/{self.serious_points}"
+
+
 # The seeded type names, so they are translated when shown (names edited in the admin show as typed).
 SEEDED_TYPE_NAMES = [
     gettext_noop("Late dispatch"),

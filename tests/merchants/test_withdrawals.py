@@ -12,6 +12,7 @@ from merchants.services import (
     deposit_record,
     sanction_impose,
     settlement_record,
+    settlement_release_check,
     withdrawal_approve,
     withdrawal_reject,
     withdrawal_request,
@@ -22,6 +23,7 @@ pytestmark = pytest.mark.django_db
 
 
 def earn(store, amount, *, available_at=None, key="o1"):
+    """Income past its waiting days, released by the daily check (as in production)."""
     settlement_record(
         store=store,
         kind=SettlementEntry.Kind.ORDER_INCOME,
@@ -29,17 +31,38 @@ def earn(store, amount, *, available_at=None, key="o1"):
         available_at=available_at or timezone.now() - timedelta(days=1),
         cause_key=f"test:{key}",
     )
+    settlement_release_check(now=timezone.now())
 
 
-def test_income_is_withdrawable_only_after_its_date(funded_store):
+def test_income_is_withdrawable_only_after_its_date_and_the_release(funded_store):
     now = timezone.now()
-    earn(funded_store, "100", available_at=now - timedelta(seconds=1), key="a")
-    earn(funded_store, "50", available_at=now + timedelta(days=3), key="b")
-    assert settlement_position(store=funded_store, now=now) == settlement_position(
-        store=funded_store, now=now
+    settlement_record(
+        store=funded_store,
+        kind=SettlementEntry.Kind.ORDER_INCOME,
+        amount=Decimal("100"),
+        available_at=now - timedelta(seconds=1),
+        cause_key="test:a",
+    )
+    settlement_record(
+        store=funded_store,
+        kind=SettlementEntry.Kind.ORDER_INCOME,
+        amount=Decimal("50"),
+        available_at=now + timedelta(days=3),
+        cause_key="test:b",
     )
     position = settlement_position(store=funded_store, now=now)
-    assert (position.available, position.pending) == (Decimal("100.00"), Decimal("50.00"))
+    assert (position.available, position.pending, position.due) == (
+        Decimal("0.00"),
+        Decimal("150.00"),
+        Decimal("100.00"),
+    )
+    settlement_release_check(now=now)
+    position = settlement_position(store=funded_store, now=now)
+    assert (position.available, position.pending, position.due) == (
+        Decimal("100.00"),
+        Decimal("50.00"),
+        Decimal("0.00"),
+    )
 
 
 def test_owner_withdraws_and_the_amount_is_set_aside(funded_store, owner):

@@ -24,6 +24,8 @@ def make_order(
     promise: str = "48h",
     amount: str = "100.00",
     recipient: RecipientData = RECIPIENT,
+    sku: str = "SKU-1",
+    check_store: bool = False,
     **kwargs,
 ) -> Order:
     """A paid order through the service (deadline and fee computed), one line."""
@@ -35,7 +37,7 @@ def make_order(
         amount_paid=Decimal(amount),
         lines=[
             LineData(
-                sku="SKU-1",
+                sku=sku,
                 title="Cotton towel",
                 quantity=1,
                 unit_price=Decimal(amount),
@@ -43,7 +45,7 @@ def make_order(
             )
         ],
         recipient=recipient,
-        check_store=False,
+        check_store=check_store,
         **kwargs,
     )
 

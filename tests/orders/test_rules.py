@@ -10,6 +10,9 @@ from hypothesis import strategies as st
 
 from orders.rules import (
     FeeLine,
+    LateRateDay,
+    LateRateRules,
+    late_rate_escalation,
     line_dispatch_deadline,
     mask_address,
     mask_name,
@@ -122,3 +125,40 @@ def test_mask_phone(phone, masked):
 
 def test_mask_address_cuts_after_the_district():
     assert mask_address(region="浙江省 杭州市 西湖区", detail="文三路 123 号") == "浙江省 杭州市 西湖区 ****"
+
+
+# --- Store-level late-rate escalation -----------------------------------------------------------------
+
+LATE_RULES = LateRateRules(
+    ban_rate=Decimal("0.25"), ban_min_late=10, severe_rate=Decimal("0.80"), severe_min_late=4, days_needed=3
+)
+
+
+def days(*pairs):
+    return [LateRateDay(late=late, due=due) for late, due in pairs]
+
+
+def test_three_days_above_a_quarter_with_ten_late_orders_ban_the_product():
+    window = days((10, 39), (11, 40), (12, 44), (0, 50), (0, 0), (1, 3), (0, 9))
+    assert late_rate_escalation(days=window, rules=LATE_RULES) == "ban"
+
+
+def test_exactly_a_quarter_is_not_above_it_and_nine_late_orders_are_not_enough():
+    assert late_rate_escalation(days=days((10, 40), (10, 40), (10, 40)), rules=LATE_RULES) is None
+    assert late_rate_escalation(days=days((9, 10), (9, 10), (9, 20)), rules=LATE_RULES) is None
+
+
+def test_two_bad_days_are_not_three():
+    assert late_rate_escalation(days=days((20, 21), (20, 21), (0, 21)), rules=LATE_RULES) is None
+
+
+def test_above_four_fifths_with_more_than_three_late_on_three_days_is_severe():
+    assert late_rate_escalation(days=days((4, 4), (5, 6), (9, 10)), rules=LATE_RULES) == "severe"
+    # 3 late of 3 is 100%, but "more than 3 late orders" is not met
+    assert late_rate_escalation(days=days((3, 3), (3, 3), (3, 3)), rules=LATE_RULES) is None
+    # exactly 80% is not above it; with 10+ late orders and > 25% it is still a ban
+    assert late_rate_escalation(days=days((12, 15), (12, 15), (12, 15)), rules=LATE_RULES) == "ban"
+
+
+def test_a_day_with_nothing_due_never_counts():
+    assert late_rate_escalation(days=days((0, 0), (0, 0), (0, 0)), rules=LATE_RULES) is None

@@ -54,7 +54,8 @@ def test_seed_demo_is_idempotent_and_the_logins_work(capsys):
     assert snapshot() == first
     out = capsys.readouterr().out
     assert "demo-pass-2026" in out
-    assert "DEMO-001: 1500 orders" in out and "0 new" in out
+    # 1,500 demo orders, and the spot checks' mystery purchases
+    assert "DEMO-001: 1504 orders" in out and "0 new" in out
 
     statuses = dict(Store.objects.values_list("code", "status"))
     assert statuses == {
@@ -113,7 +114,9 @@ def test_seed_demo_refuses_without_debug():
 
 def check_order_states(now):
     per_store = Counter(Order.objects.values_list("store__code", flat=True))
-    assert per_store == {"DEMO-001": 1500, "DEMO-002": 600, "DEMO-003": 200, "DEMO-004": 150}
+    mystery = Counter(Order.objects.filter(order_no__startswith="MYS-").values_list("store__code", flat=True))
+    assert mystery == {"DEMO-001": 4, "DEMO-002": 3}
+    assert per_store == {"DEMO-001": 1504, "DEMO-002": 603, "DEMO-003": 200, "DEMO-004": 150}
     by_status = Counter(Order.objects.values_list("status", flat=True))
     assert set(by_status) == set(OrderStatus.values)
     assert all(n > 0 for n in by_status.values()), by_status

@@ -199,5 +199,10 @@ def test_completed_order_settles_income_minus_fee_three_days_later(funded_store)
         settlement_position(store=funded_store, now=now + timedelta(days=3) - timedelta(seconds=1)).available
         == 0
     )
+    from merchants.services import settlement_release_check
+
+    settlement_release_check(now=now + timedelta(days=3) - timedelta(seconds=1))
+    assert settlement_position(store=funded_store, now=now + timedelta(days=3)).available == 0
+    settlement_release_check(now=now + timedelta(days=3))  # the daily release run
     position = settlement_position(store=funded_store, now=now + timedelta(days=3))
     assert position.available == Decimal("190.00")  # 200 − 5% fee

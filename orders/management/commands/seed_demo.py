@@ -7,8 +7,10 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
+from complaints.demo import seed_complaints
+from inspections.demo import seed_inspections
 from merchants.demo import LOGINS_TEXT, seed_merchants
-from orders.demo import order_counts, seed_orders
+from orders.demo import order_counts, seed_compliance, seed_orders
 
 
 class Command(BaseCommand):
@@ -33,10 +35,24 @@ class Command(BaseCommand):
             added = seed_orders(
                 stores=merchants["stores"], now=now, platform_actor=merchants["users"]["admin"]
             )
+            compliance = seed_compliance(
+                stores=merchants["stores"], now=now, reviewer=merchants["users"]["demo-reviewer"]
+            )
+            complaints = seed_complaints(
+                stores=merchants["stores"], now=now, reviewer=merchants["users"]["demo-reviewer"]
+            )
+            inspections = seed_inspections(
+                stores=merchants["stores"], now=now, inspector=merchants["users"]["demo-inspector"]
+            )
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         counts = order_counts(list(added))
         for code, by_status in counts.items():
             summary = ", ".join(f"{n} {status}" for status, n in by_status.items())
             self.stdout.write(f"  {code}: {sum(by_status.values())} orders ({summary}); {added[code]} new")
+        for check, summary in compliance.items():
+            self.stdout.write(f"  {check} check: {summary}")
+        for part, summary in complaints.items():
+            self.stdout.write(f"  {part}: {summary}")
+        self.stdout.write(f"  inspections: {inspections}")
         self.stdout.write(f"  in {time.monotonic() - started:.1f} s")
         self.stdout.write(LOGINS_TEXT)
