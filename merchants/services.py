@@ -1519,16 +1519,59 @@ def _ladder_cause(store: Store, year: int, ledger: str, threshold: int, penalty:
     return f"ladder:{store.pk}:{year}:{ledger}:{threshold}:{penalty}"
 
 
+def _is_ladder_round(cause: str, base: str) -> bool:
+    """A ladder step reached again after a revoke took it back is a new round of the same cause:
+    `base`, then `base#1`, `base#2`…"""
+    return cause == base or cause.startswith(f"{base}#")
+
+
+def _ladder_sanction_cause(base: str) -> str:
+    """The cause key for imposing a ladder sanction: the round in force if there is one (imposing it again
+    changes nothing), else a new round when every earlier one was lifted (the threshold is reached again
+    after a revoke took it back)."""
+    rounds = list(
+        Sanction.objects.filter(Q(cause_key=base) | Q(cause_key__startswith=f"{base}#")).values_list(
+            "cause_key", "lifted_at"
+        )
+    )
+    if not rounds:
+        return base
+    in_force = [cause for cause, lifted_at in rounds if lifted_at is None]
+    return in_force[0] if in_force else f"{base}#{len(rounds)}"
+
+
+def _ladder_suspension_cause(store: Store, base: str) -> str:
+    """Like `_ladder_sanction_cause`, for the suspension a step applies (kept as store events)."""
+    applied = [
+        cause
+        for cause in StoreEvent.objects.filter(store=store, kind="ladder_suspension").values_list(
+            "data__cause", flat=True
+        )
+        if cause and _is_ladder_round(cause, base)
+    ]
+    if not applied:
+        return base
+    undone = set(
+        StoreEvent.objects.filter(store=store, kind="ladder_suspension_undone").values_list(
+            "data__cause", flat=True
+        )
+    )
+    standing = [cause for cause in applied if cause not in undone]
+    return standing[0] if standing else f"{base}#{len(applied)}"
+
+
 def _apply_ladder_step(*, store: Store, year: int, ledger: str, step: LadderStep, now: datetime) -> None:
     ends_at = now + timedelta(days=step.duration_days) if step.duration_days else None
     reason = gettext_noop("Violation points reached a threshold of the penalty ladder")
     for penalty in step.penalties:
         cause = _ladder_cause(store, year, ledger, step.threshold, penalty)
         if penalty in (Sanction.Kind.LISTING_BLOCK, Sanction.Kind.ORDER_RESTRICTION):
+            cause = _ladder_sanction_cause(cause)
             sanction_impose(
                 store=store, kind=penalty, reason=reason, starts_at=now, ends_at=ends_at, cause_key=cause
             )
         elif penalty == "suspension" and ends_at:
+            cause = _ladder_suspension_cause(store, cause)
             if can_proceed(store.suspend):
                 store = store_suspend(store=store, until=ends_at, actor=None, reason=reason)
             elif store.status == StoreStatus.SUSPENDED:
@@ -1564,7 +1607,12 @@ def _ladder_suspensions_undo(*, store: Store, causes: list[str]) -> Store:
             "data__cause", flat=True
         )
     )
-    lifted = [cause for cause in causes if cause in applied and cause not in undone]
+    # `causes` are the steps' base causes; each may have been applied in several rounds.
+    lifted = [
+        cause
+        for cause in applied
+        if cause not in undone and any(_is_ladder_round(cause, base) for base in causes)
+    ]
     if not lifted:
         return store
     for cause in lifted:
@@ -1871,7 +1919,9 @@ def violation_revoke(*, violation: Violation, actor, reason: str, now: datetime 
                 continue
             for penalty in step.penalties:
                 cause = _ladder_cause(store, violation.point_year, violation.ledger, step.threshold, penalty)
-                for sanction in Sanction.objects.filter(cause_key=cause, lifted_at__isnull=True):
+                for sanction in Sanction.objects.filter(
+                    Q(cause_key=cause) | Q(cause_key__startswith=f"{cause}#"), lifted_at__isnull=True
+                ):
                     sanction_lift(sanction=sanction, actor=None, reason=gettext_noop("Violation revoked"))
                 if penalty == "suspension":
                     suspensions.append(cause)

@@ -86,3 +86,40 @@ def test_revoking_below_every_step_reinstates_and_lifts_everything(funded_store,
     assert live(funded_store) == []
     assert not RulesExamRequirement.objects.open().filter(store=funded_store).exists()
     assert timezone.now() - timedelta(minutes=1) < funded_store.events.latest("created_at").created_at
+
+
+def test_a_threshold_reached_again_after_a_revoke_applies_its_sanction_again(funded_store, admin_user):
+    first = record(funded_store, "manual", "a", 24)
+    assert live(funded_store) == [("listing_block", 7)]
+    violation_revoke(violation=first, actor=admin_user, reason="appeal won")
+    assert live(funded_store) == []
+
+    second = record(funded_store, "manual", "b", 24)
+    assert live(funded_store) == [("listing_block", 7)]
+    assert sorted(Sanction.objects.filter(store=funded_store).values_list("cause_key", flat=True)) == [
+        f"ladder:{funded_store.pk}:{second.point_year}:general:24:listing_block",
+        f"ladder:{funded_store.pk}:{second.point_year}:general:24:listing_block#1",
+    ]
+    # And the second round comes off with its own revoke.
+    violation_revoke(violation=second, actor=admin_user, reason="appeal won")
+    assert live(funded_store) == []
+
+
+def test_a_suspension_step_reached_again_after_a_revoke_suspends_again_and_lifts_again(
+    funded_store, admin_user
+):
+    first = record(funded_store, "counterfeit", "a", 12)
+    violation_revoke(violation=first, actor=admin_user, reason="appeal won")
+    assert suspended_days(funded_store) is None
+
+    second = record(funded_store, "counterfeit", "b", 12)
+    assert suspended_days(funded_store) == 7
+    violation_revoke(violation=second, actor=admin_user, reason="appeal won")
+    assert suspended_days(funded_store) is None
+    assert funded_store.events.filter(kind="ladder_suspension_undone").count() == 2
+
+
+def test_recording_below_a_reached_threshold_imposes_nothing_twice(funded_store):
+    record(funded_store, "manual", "a", 24)
+    record(funded_store, "manual", "b", 4)
+    assert Sanction.objects.filter(store=funded_store).count() == 1
