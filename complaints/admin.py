@@ -1,5 +1,6 @@
 """The reviewer desk: the complaint queue (regulator complaints first, then by deadline) and one button per
-service (assign to me, ask the seller, start review, uphold, dismiss). Each button is permission-checked here
+service (assign to me, ask the seller, start review, uphold, dismiss); the appeal queue (by decision deadline,
+overdue first) with start review, approve and reject. Each button is permission-checked here
 and again in the service; nothing here saves the protected status."""
 
 from __future__ import annotations
@@ -7,6 +8,8 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
+from django.db.models import CharField, OuterRef, Subquery, Value
+from django.db.models.functions import Abs, Cast, Concat
 from django.http import Http404
 from django.urls import path, reverse
 from django.utils import timezone
@@ -17,7 +20,13 @@ from django_fsm import can_proceed
 
 from complaints.forms import ComplaintOptionalReasonForm, ComplaintReasonForm, ComplaintUpholdForm
 from complaints.models import (
+    DECIDE_APPEAL,
+    DECIDED_APPEAL_STATUSES,
     DECIDED_STATUSES,
+    OPEN_APPEAL_STATUSES,
+    Appeal,
+    AppealEvent,
+    AppealEvidence,
     BuyerMessage,
     CallAttempt,
     Complaint,
@@ -29,6 +38,9 @@ from complaints.models import (
 from complaints.services import (
     DECIDE,
     HANDLE,
+    appeal_approve,
+    appeal_reject,
+    appeal_review_start,
     complaint_assign,
     complaint_dismiss,
     complaint_request_info,
@@ -45,6 +57,7 @@ from merchants.admin import (
     ReadOnlyInline,
 )
 from merchants.errors import DomainError
+from merchants.models import DepositEntry
 
 # --- Filters --------------------------------------------------------------------------------------
 
@@ -408,3 +421,257 @@ class NotificationAdmin(LargeTableMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("store", "kind", "message", "created_at", "read_at")
     list_filter = ("kind",)
     list_select_related = ("store",)
+
+
+# --- Appeals --------------------------------------------------------------------------------------
+
+
+def _violation_entry(suffix: str):
+    """The size of the deposit entry the appeal's violation caused (`violation:<id>:<suffix>`), positive."""
+    key = Concat(
+        Value("violation:"),
+        Cast(OuterRef("violation_id"), CharField()),
+        Value(f":{suffix}"),
+        output_field=CharField(),
+    )
+    return Abs(Subquery(DepositEntry.objects.filter(cause_key=key).values("amount")[:1]))
+
+
+class AppealWorkFilter(WorkFilter):
+    """Open appeals by default: the queue."""
+
+    def queryset(self, request, queryset):
+        if self.value() == "all":
+            return queryset
+        if self.value() == "decided":
+            return queryset.filter(status__in=DECIDED_APPEAL_STATUSES)
+        return queryset.filter(status__in=OPEN_APPEAL_STATUSES)
+
+
+class AppealOverdueFilter(admin.SimpleListFilter):
+    title = _("decision deadline")
+    parameter_name = "deadline"
+
+    def lookups(self, request, model_admin):
+        return [("overdue", _("overdue")), ("in_time", _("not yet due"))]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        open_appeals = queryset.filter(status__in=OPEN_APPEAL_STATUSES)
+        if self.value() == "overdue":
+            return open_appeals.filter(decide_by__lte=now)
+        if self.value() == "in_time":
+            return open_appeals.filter(decide_by__gt=now)
+        return queryset
+
+
+def _appeal_start_review(request, appeal, data):
+    appeal_review_start(appeal=appeal, actor=request.user, reason=data["reason"])
+    messages.success(request, gettext("Appeal #%(id)s is under review.") % {"id": appeal.pk})
+
+
+def _appeal_approve(request, appeal, data):
+    appeal_approve(appeal=appeal, actor=request.user, reason=data["reason"])
+    messages.success(
+        request,
+        gettext("Appeal #%(id)s approved: the violation is revoked and its penalties returned.")
+        % {"id": appeal.pk},
+    )
+
+
+def _appeal_reject(request, appeal, data):
+    appeal = appeal_reject(appeal=appeal, actor=request.user, reason=data["reason"])
+    messages.success(
+        request,
+        gettext("Appeal #%(id)s rejected: the violation stays in force.") % {"id": appeal.pk},
+    )
+
+
+APPEAL_ACTIONS = (
+    ObjectAction(
+        "start_review",
+        _("Start review"),
+        DECIDE_APPEAL,
+        ComplaintOptionalReasonForm,
+        _appeal_start_review,
+        lambda a: can_proceed(a.start_review),
+        _("Take the appeal: it is under review until you approve or reject it."),
+    ),
+    ObjectAction(
+        "approve",
+        _("Approve"),
+        DECIDE_APPEAL,
+        ComplaintReasonForm,
+        _appeal_approve,
+        lambda a: can_proceed(a.approve),
+        _(
+            "Decide for the store: the violation is revoked — points, deposit deductions, compensation, frozen "
+            "proceeds and restrictions come back. The seller sees the reason."
+        ),
+    ),
+    ObjectAction(
+        "reject",
+        _("Reject"),
+        DECIDE_APPEAL,
+        ComplaintReasonForm,
+        _appeal_reject,
+        lambda a: can_proceed(a.reject),
+        _(
+            "Decide against the store: the violation stays in force with every penalty. After a first "
+            "rejection the store may appeal once more; the second decision is final. The seller sees the reason."
+        ),
+    ),
+)
+
+
+class AppealEventInline(EventInline):
+    model = AppealEvent
+
+
+class AppealEvidenceInline(ReadOnlyInline):
+    model = AppealEvidence
+    fields = ("download", "content_type", "size", "uploaded_by", "created_at")
+    readonly_fields = fields
+    show_change_link = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("uploaded_by")
+
+    @admin.display(description=_("file"))
+    def download(self, obj):
+        url = reverse("admin:complaints_appeal_evidence", args=[obj.appeal_id, obj.pk])
+        return format_html('<a href="{}">{}</a>', url, obj.original_name)
+
+
+@admin.register(Appeal)
+class AppealAdmin(LargeTableMixin, ObjectActionsMixin, admin.ModelAdmin):
+    """The appeal queue: open appeals by their decision deadline (overdue ones first)."""
+
+    change_form_template = "admin/merchants/change_form.html"
+    list_display = (
+        "id",
+        "deadline",
+        "status",
+        "number",
+        "store_code",
+        "violation_type",
+        "points",
+        "deduction_shown",
+        "violation_status",
+        "submitted_at",
+    )
+    list_display_links = ("id", "deadline")
+    list_filter = (AppealWorkFilter, AppealOverdueFilter, "status", "number")
+    list_select_related = ("store", "violation__violation_type")
+    search_fields = ("=id", "=store__code", "=violation__id")
+    ordering = ("decide_by", "id")
+    list_per_page = 50
+    inlines = (AppealEvidenceInline, AppealEventInline)
+    object_actions = APPEAL_ACTIONS
+    fieldsets = (
+        (None, {"fields": ("status", "number", "store", "decide_by", "submitted_at", "submitted_by")}),
+        (_("Violation"), {"fields": ("violation", "violation_facts")}),
+        (_("The store's statement"), {"fields": ("statement",)}),
+        (
+            _("Decision"),
+            {"fields": ("reviewer", "review_started_at", "decided_at", "decided_by", "decision_reason")},
+        ),
+    )
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in Appeal._meta.fields] + ["violation_facts"]
+
+    def has_add_permission(self, request):
+        return False  # appeals are filed by the store's owner through appeal_submit
+
+    def has_change_permission(self, request, obj=None):
+        return False  # every change is a button that calls a service
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("store", "violation__violation_type", "reviewer", "decided_by", "submitted_by")
+            .annotate(
+                deduction=_violation_entry("deduction"),
+                compensation=_violation_entry("compensation"),
+            )
+        )
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/evidence/<int:evidence_id>/",
+                self.admin_site.admin_view(self.evidence_view),
+                name="complaints_appeal_evidence",
+            )
+        ] + super().get_urls()
+
+    def evidence_view(self, request, object_id, evidence_id):
+        appeal = self.get_object(request, unquote(object_id))
+        if appeal is None:
+            raise Http404
+        if not self.has_view_or_change_permission(request, appeal):
+            raise PermissionDenied
+        evidence = AppealEvidence.objects.filter(appeal=appeal, pk=evidence_id).first()
+        if evidence is None:
+            raise Http404
+        return evidence_response(evidence)
+
+    @admin.display(description=_("decide by"), ordering="decide_by")
+    def deadline(self, obj):
+        text = timezone.localtime(obj.decide_by).strftime("%Y-%m-%d %H:%M")
+        if obj.overdue():
+            return format_html(
+                '<span style="color:#b00"><strong>{}</strong> ({})</span>', text, gettext("overdue")
+            )
+        return text
+
+    @admin.display(description=_("store"), ordering="store__code")
+    def store_code(self, obj):
+        return obj.store.code
+
+    @admin.display(description=_("violation"))
+    def violation_type(self, obj):
+        return obj.violation.violation_type.name
+
+    @admin.display(description=_("points"))
+    def points(self, obj):
+        return obj.violation.points
+
+    @admin.display(description=_("deduction (CNY)"))
+    def deduction_shown(self, obj):
+        return obj.deduction if obj.deduction else "—"
+
+    @admin.display(description=_("violation status"))
+    def violation_status(self, obj):
+        return obj.violation.get_status_display()
+
+    @admin.display(description=_("what the violation cost"))
+    def violation_facts(self, obj):
+        violation = obj.violation
+        return format_html(
+            "{} · {} · {}: {} ({}) · {}: {} · {}: {} · {}: {}",
+            violation.violation_type.name,
+            timezone.localtime(violation.occurred_at).strftime("%Y-%m-%d %H:%M"),
+            gettext("points"),
+            violation.points,
+            violation.get_ledger_display(),
+            gettext("deduction (CNY)"),
+            obj.deduction or "—",
+            gettext("compensation (CNY)"),
+            obj.compensation or "—",
+            gettext("status"),
+            violation.get_status_display(),
+        )
+
+
+@admin.register(AppealEvent)
+class AppealEventAdmin(LargeTableMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("appeal", "kind", "from_status", "to_status", "actor", "created_at")
+    list_filter = ("kind",)
+    list_select_related = ("appeal", "actor")
+    raw_id_fields = ("appeal",)

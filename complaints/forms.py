@@ -1,9 +1,10 @@
 """Forms of the complaints desks: they parse input; the rules live in services."""
 
 from django import forms
+from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 
-from complaints.models import ComplaintStatus
+from complaints.models import AppealStatus, ComplaintStatus
 from complaints.uploads import ACCEPTED_LABEL, EVIDENCE_MAX_BYTES, EVIDENCE_MAX_FILES
 from merchants.models import ViolationType
 
@@ -49,6 +50,38 @@ class ComplaintReplyForm(forms.Form):
         help_text=_("What happened, and what you did for the buyer."),
     )
     evidence = MultipleFileField(label=_("Evidence"), help_text=EVIDENCE_HELP)
+
+
+class AppealForm(forms.Form):
+    statement = forms.CharField(
+        label=_("Your statement"),
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 8, "cols": 70}),
+        help_text=_("Why the violation should be revoked: what happened, and what your evidence shows."),
+    )
+    evidence = MultipleFileField(
+        label=_("Evidence"),
+        help_text=lazy(
+            lambda: (
+                _(
+                    "Photos, video, screenshots of the listing, waybills, purchase invoices. "
+                    "Up to %(files)d files of %(mb)d MB each: %(types)s."
+                )
+                % {
+                    "files": EVIDENCE_MAX_FILES,
+                    "mb": EVIDENCE_MAX_BYTES // (1024 * 1024),
+                    "types": ACCEPTED_LABEL,
+                }
+            ),
+            str,
+        )(),  # translated when shown, in the reader's language
+    )
+
+
+class AppealFilterForm(forms.Form):
+    status = forms.ChoiceField(
+        label=_("Status"), choices=[("", _("All"))] + list(AppealStatus.choices), required=False
+    )
 
 
 class CallAttemptForm(forms.Form):

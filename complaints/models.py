@@ -1,4 +1,5 @@
-"""Complaint tickets with their events and evidence, buyer contacts (messages, calls) and seller notifications."""
+"""Complaint tickets with their events and evidence, appeals against violations with theirs, buyer contacts
+(messages, calls) and seller notifications."""
 
 from django.conf import settings
 from django.core.files.storage import FileSystemStorage
@@ -357,6 +358,7 @@ class Notification(models.Model):
         COMPLAINT_OPENED = "complaint_opened", _("new complaint")
         INFORMATION_REQUESTED = "information_requested", _("information requested")
         COMPLAINT_DECIDED = "complaint_decided", _("complaint decided")
+        APPEAL_DECIDED = "appeal_decided", _("appeal decided")
 
     store = models.ForeignKey(
         "merchants.Store", on_delete=models.CASCADE, related_name="notifications", verbose_name=_("store")
@@ -387,3 +389,177 @@ class Notification(models.Model):
     @property
     def is_read(self) -> bool:
         return self.read_at is not None
+
+
+# --- Appeals against violations (RULES §10) ---------------------------------------------------------
+
+
+class AppealStatus(models.TextChoices):
+    SUBMITTED = "submitted", _("submitted")
+    UNDER_REVIEW = "under_review", _("under review")
+    APPROVED = "approved", _("approved")
+    REJECTED = "rejected", _("rejected")
+
+
+OPEN_APPEAL_STATUSES = (AppealStatus.SUBMITTED, AppealStatus.UNDER_REVIEW)
+DECIDED_APPEAL_STATUSES = (AppealStatus.APPROVED, AppealStatus.REJECTED)
+DECIDE_APPEAL = "complaints.decide_appeal"
+
+
+class Appeal(ConcurrentTransitionMixin, models.Model):
+    """A store's appeal against one of its violations: the first within the window after the violation, a
+    second (final) one only within the window after the first was rejected."""
+
+    violation = models.ForeignKey(
+        "merchants.Violation", on_delete=models.PROTECT, related_name="appeals", verbose_name=_("violation")
+    )
+    store = models.ForeignKey(
+        "merchants.Store", on_delete=models.PROTECT, related_name="appeals", verbose_name=_("store")
+    )
+    number = models.PositiveSmallIntegerField(_("appeal number"))
+    statement = models.TextField(_("the store's statement"))
+    status = FSMField(
+        _("status"),
+        max_length=20,
+        choices=AppealStatus.choices,
+        default=AppealStatus.SUBMITTED,
+        protected=True,
+    )
+    submitted_at = models.DateTimeField(_("submitted"), default=timezone.now)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    decide_by = models.DateTimeField(_("decide by"))
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="reviewed_appeals",
+        verbose_name=_("reviewer"),
+    )
+    review_started_at = models.DateTimeField(_("review started"), null=True, blank=True)
+    decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    decision_reason = models.TextField(_("decision reason"), blank=True)
+
+    class Meta:
+        ordering = ["decide_by", "id"]
+        verbose_name = _("appeal")
+        verbose_name_plural = _("appeals")
+        permissions = [("decide_appeal", _("Can review, approve and reject appeals against violations"))]
+        constraints = [
+            models.UniqueConstraint(fields=["violation", "number"], name="appeal_number_once_per_violation"),
+            models.CheckConstraint(condition=Q(number__in=(1, 2)), name="appeal_number_first_or_second"),
+            # One open appeal per violation at a time, whatever the race.
+            models.UniqueConstraint(
+                fields=["violation"],
+                condition=Q(status__in=OPEN_APPEAL_STATUSES),
+                name="appeal_one_open_per_violation",
+            ),
+        ]
+        indexes = [
+            # The reviewer queue: open appeals by their decision deadline.
+            models.Index(fields=["status", "decide_by"], name="appeal_queue"),
+            models.Index(fields=["store", "-submitted_at"], name="appeal_store_submitted"),
+        ]
+
+    def __str__(self):
+        return gettext("Appeal #%(id)s (%(number)s of violation %(violation)s)") % {
+            "id": self.pk,
+            "number": self.number,
+            "violation": self.violation_id,
+        }
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_APPEAL_STATUSES
+
+    @property
+    def is_decided(self) -> bool:
+        return self.status in DECIDED_APPEAL_STATUSES
+
+    def overdue(self, now=None) -> bool:
+        return self.is_open and self.decide_by <= (now or timezone.now())
+
+    # --- transitions: only this row changes; the services save, write the events and touch the violation ---
+
+    @transition(
+        field=status,
+        source=AppealStatus.SUBMITTED,
+        target=AppealStatus.UNDER_REVIEW,
+        permission=DECIDE_APPEAL,
+    )
+    def start_review(self, *, at, by):
+        self.review_started_at, self.reviewer = at, by
+
+    @transition(
+        field=status, source=AppealStatus.UNDER_REVIEW, target=AppealStatus.APPROVED, permission=DECIDE_APPEAL
+    )
+    def approve(self, *, at, by, reason):
+        self.decided_at, self.decided_by, self.decision_reason = at, by, reason
+
+    @transition(
+        field=status, source=AppealStatus.UNDER_REVIEW, target=AppealStatus.REJECTED, permission=DECIDE_APPEAL
+    )
+    def reject(self, *, at, by, reason):
+        self.decided_at, self.decided_by, self.decision_reason = at, by, reason
+
+
+class AppealEvent(models.Model):
+    """One row per transition of an appeal: who, when, from, to, why."""
+
+    appeal = models.ForeignKey(
+        Appeal, on_delete=models.CASCADE, related_name="events", verbose_name=_("appeal")
+    )
+    kind = models.CharField(_("event"), max_length=40)
+    from_status = models.CharField(_("from"), max_length=20, blank=True)
+    to_status = models.CharField(_("to"), max_length=20, blank=True)
+    reason = models.TextField(_("reason"), blank=True)
+    data = models.JSONField(_("details"), default=dict, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("by"),
+    )
+    created_at = models.DateTimeField(_("when"), default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("appeal event")
+        verbose_name_plural = _("appeal events")
+        indexes = [models.Index(fields=["appeal", "created_at"], name="appeal_event_time")]
+
+    def __str__(self):
+        return f"{self.appeal_id} {self.kind}"
+
+
+class AppealEvidence(models.Model):
+    """A file the store sent with its appeal, checked by content (complaints/uploads.py) and stored under a
+    name of ours in the same storage as complaint evidence: outside the web root, served by checking views."""
+
+    appeal = models.ForeignKey(
+        Appeal, on_delete=models.CASCADE, related_name="evidence", verbose_name=_("appeal")
+    )
+    file = models.FileField(_("file"), storage=evidence_storage, upload_to="appeals/", max_length=200)
+    original_name = models.CharField(_("file name"), max_length=120)
+    content_type = models.CharField(_("type"), max_length=40)
+    size = models.PositiveIntegerField(_("size (bytes)"))
+    sha256 = models.CharField(max_length=64)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("uploaded"), default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("appeal evidence file")
+        verbose_name_plural = _("appeal evidence files")
+
+    def __str__(self):
+        return self.original_name

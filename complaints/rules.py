@@ -1,4 +1,4 @@
-"""Customer-service timeliness arithmetic (RULES §6): pure functions of plain values, no ORM.
+"""Customer-service timeliness (RULES §6) and appeal windows (§10): pure functions of plain values, no ORM.
 
 Two figures per store over a period:
 - the **3-minute reply rate**: the share of buyer messages a person answered within the target (180 s);
@@ -14,9 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
+
+from django.utils.translation import gettext as _
+
+from merchants.rules import add_working_days
 
 
 @dataclass(frozen=True)
@@ -93,3 +97,104 @@ def service_figures(
         average_response_seconds=average,
         negative_service=average > Decimal(rules.avg_response_limit_seconds),
     )
+
+
+# --- Appeals against violations (RULES §10) -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AppealRules:
+    window_days: int = 7  # the first appeal: days after the violation
+    second_window_days: int = 15  # the second: days after the first was rejected
+    max_appeals: int = 2
+    decision_working_days: int = 5
+
+
+@dataclass(frozen=True)
+class PastAppeal:
+    number: int
+    status: str  # submitted, under_review, approved, rejected
+    decided_at: datetime | None
+
+
+@dataclass(frozen=True)
+class AppealChance:
+    """Whether the store may appeal now: the number the appeal would get and when the window closes, or why
+    not (`refusal`, for the person)."""
+
+    number: int | None
+    closes_at: datetime | None
+    refusal: str = ""
+
+    @property
+    def allowed(self) -> bool:
+        return self.number is not None
+
+
+def _shown(moment: datetime, zone: ZoneInfo) -> str:
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+
+def appeal_chance(
+    *,
+    violation_status: str,
+    occurred_at: datetime,
+    appeals: Iterable[PastAppeal],
+    now: datetime,
+    rules: AppealRules,
+    zone: ZoneInfo,
+) -> AppealChance:
+    """The first appeal is open strictly before `occurred_at + window_days`; a further one only after the last
+    was rejected, strictly before its rejection + `second_window_days`, and never more than `max_appeals`."""
+    appeals = sorted(appeals, key=lambda a: a.number)
+    if violation_status == "revoked":
+        return AppealChance(None, None, _("This violation was revoked; there is nothing left to appeal."))
+    still_open = [a for a in appeals if a.status in ("submitted", "under_review")]
+    if still_open:
+        return AppealChance(
+            None,
+            None,
+            _("Appeal %(number)d against this violation is still being decided; wait for its decision.")
+            % {"number": still_open[0].number},
+        )
+    if len(appeals) >= rules.max_appeals:
+        return AppealChance(
+            None,
+            None,
+            _("This violation was appealed %(count)d times; the decision on the last appeal is final.")
+            % {"count": len(appeals)},
+        )
+    if not appeals:
+        closes_at = occurred_at + timedelta(days=rules.window_days)
+        if now >= closes_at:
+            return AppealChance(
+                None,
+                closes_at,
+                _("The appeal window closed on %(closed)s (%(days)d days after the violation).")
+                % {"closed": _shown(closes_at, zone), "days": rules.window_days},
+            )
+        return AppealChance(1, closes_at)
+    last = appeals[-1]
+    if last.status != "rejected" or last.decided_at is None:
+        return AppealChance(None, None, _("A further appeal is possible only after a rejected one."))
+    closes_at = last.decided_at + timedelta(days=rules.second_window_days)
+    if now >= closes_at:
+        return AppealChance(
+            None,
+            closes_at,
+            _("The second appeal had to be filed by %(closed)s (%(days)d days after the first was rejected).")
+            % {"closed": _shown(closes_at, zone), "days": rules.second_window_days},
+        )
+    return AppealChance(last.number + 1, closes_at)
+
+
+def appeal_decide_by(
+    *, submitted_at: datetime, working_days: int, zone: ZoneInfo, holidays: frozenset = frozenset()
+) -> datetime:
+    """The reviewer's deadline: the end of the `working_days`-th working day after the day of submission, in
+    the store's time zone (the midnight that starts the next day). Submitted on a Friday (or at the weekend):
+    by the end of the next Friday."""
+    if submitted_at.tzinfo is None:
+        raise ValueError("submitted_at must be timezone-aware")
+    last_day = add_working_days(submitted_at.astimezone(zone).date(), working_days, holidays)
+    return datetime.combine(last_day + timedelta(days=1), time.min, tzinfo=zone)

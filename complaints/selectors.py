@@ -1,4 +1,4 @@
-"""Reads of complaints, buyer contacts and notifications. Seller reads take a store the acting user is a
+"""Reads of complaints, appeals, buyer contacts and notifications. Seller reads take a store the acting user is a
 member of (resolved by `merchants.selectors.membership_for_store`) or the user themselves."""
 
 from __future__ import annotations
@@ -13,6 +13,9 @@ from django.utils.translation import gettext as _
 
 from complaints.models import (
     DECIDED_STATUSES,
+    Appeal,
+    AppealEvent,
+    AppealEvidence,
     BuyerMessage,
     CallAttempt,
     Complaint,
@@ -20,8 +23,17 @@ from complaints.models import (
     ComplaintStatus,
     Notification,
 )
-from complaints.rules import MessageTiming, ServiceFigures, ServiceRules, service_figures
-from merchants.models import Store
+from complaints.rules import (
+    AppealChance,
+    AppealRules,
+    MessageTiming,
+    PastAppeal,
+    ServiceFigures,
+    ServiceRules,
+    appeal_chance,
+    service_figures,
+)
+from merchants.models import Store, Violation
 from merchants.selectors import rule_decimals
 
 # --- Seller complaints ----------------------------------------------------------------------------
@@ -157,3 +169,96 @@ def service_figures_for_store(*, store: Store, days: int = 30, now: datetime | N
         now=now,
         rules=service_rules(),
     )
+
+
+# --- Appeals --------------------------------------------------------------------------------------
+
+
+def appeal_rules() -> AppealRules:
+    """The appeal numbers of the rule table (RULES §10), in one query."""
+    params = rule_decimals(
+        "appeal_window_days",
+        "second_appeal_window_days",
+        "max_appeals_per_violation",
+        "appeal_decision_working_days",
+    )
+    return AppealRules(
+        window_days=int(params["appeal_window_days"]),
+        second_window_days=int(params["second_appeal_window_days"]),
+        max_appeals=int(params["max_appeals_per_violation"]),
+        decision_working_days=int(params["appeal_decision_working_days"]),
+    )
+
+
+def appeal_chance_for(
+    *, violation: Violation, now: datetime | None = None, rules: AppealRules | None = None
+) -> AppealChance:
+    """Whether the violation's store may appeal against it now (and which appeal it would be)."""
+    past = [
+        PastAppeal(number=number, status=status, decided_at=decided_at)
+        for number, status, decided_at in Appeal.objects.filter(violation=violation).values_list(
+            "number", "status", "decided_at"
+        )
+    ]
+    return appeal_chance(
+        violation_status=violation.status,
+        occurred_at=violation.occurred_at,
+        appeals=past,
+        now=now or timezone.now(),
+        rules=rules or appeal_rules(),
+        zone=ZoneInfo(violation.store.time_zone),
+    )
+
+
+def violation_for_appeal(*, store: Store, violation_id: int) -> Violation:
+    """One of the store's violations, or 404 (another store's violation does not exist for this one)."""
+    violation = (
+        Violation.objects.filter(store=store, pk=violation_id)
+        .select_related("store", "violation_type")
+        .first()
+    )
+    if violation is None:
+        raise Http404(_("No such violation."))
+    return violation
+
+
+def appeals_for_store(*, store: Store, status: str | None = None) -> QuerySet[Appeal]:
+    """The store's appeals, newest first, with their violations: a fixed number of queries per page."""
+    qs = (
+        Appeal.objects.filter(store=store)
+        .select_related("violation__violation_type")
+        .order_by("-submitted_at", "-id")
+    )
+    if status:
+        qs = qs.filter(status=status)
+    return qs
+
+
+def appeal_for_store(*, store: Store, appeal_id: int) -> Appeal:
+    appeal = (
+        Appeal.objects.filter(store=store, pk=appeal_id)
+        .select_related("store", "violation__violation_type", "violation__store")
+        .first()
+    )
+    if appeal is None:
+        raise Http404(_("No such appeal."))
+    return appeal
+
+
+def appeal_evidence(*, appeal: Appeal) -> QuerySet[AppealEvidence]:
+    return AppealEvidence.objects.filter(appeal=appeal).order_by("created_at", "id")
+
+
+def appeal_evidence_for_store(*, store: Store, appeal_id: int, evidence_id: int) -> AppealEvidence:
+    evidence = (
+        AppealEvidence.objects.filter(pk=evidence_id, appeal_id=appeal_id, appeal__store=store)
+        .select_related("appeal")
+        .first()
+    )
+    if evidence is None:
+        raise Http404(_("No such file."))
+    return evidence
+
+
+def appeal_timeline(*, appeal: Appeal) -> QuerySet[AppealEvent]:
+    return appeal.events.order_by("created_at", "id")

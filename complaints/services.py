@@ -1,10 +1,12 @@
-"""Writes and workflows of complaints, buyer contacts and seller notifications.
+"""Writes and workflows of complaints, appeals against violations, buyer contacts and seller notifications.
 
 Every complaint move is one service: permission, row lock, status guard, transition, `save(update_fields)`, a
 ComplaintEvent, the store's notification and its e-mail queued after the commit. An upheld complaint records
 its violation through `merchants.services.violation_record` (cause "complaint"), refunds the order through
 `orders.services.order_refund` when the order can still be refunded, and pays any extra compensation from the
-deposit, all in the same transaction.
+deposit, all in the same transaction. An approved appeal revokes its violation through
+`merchants.services.violation_revoke` in the appeal's transaction; a rejected one puts the violation back in
+force through `violation_appeal_close`.
 """
 
 from __future__ import annotations
@@ -14,16 +16,21 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
-from django_fsm import can_proceed
+from django_fsm import can_proceed, has_transition_perm
 
 from complaints.models import (
+    DECIDE_APPEAL,
     REGULATOR_SOURCES,
+    Appeal,
+    AppealEvent,
+    AppealEvidence,
     BuyerMessage,
     CallAttempt,
     Complaint,
@@ -36,6 +43,8 @@ from complaints.models import (
     Notification,
     evidence_storage,
 )
+from complaints.rules import appeal_decide_by
+from complaints.selectors import appeal_chance_for, appeal_rules
 from complaints.uploads import (
     EVIDENCE_MAX_FILES,
     CheckedEvidence,
@@ -44,12 +53,18 @@ from complaints.uploads import (
     read_upload,
 )
 from merchants.errors import ActionForbidden, DomainError, TransitionRefused
-from merchants.models import DepositEntry, Listing, Membership, Store
+from merchants.models import DepositEntry, Listing, Membership, Store, Violation
 from merchants.queue import enqueue_after_commit
-from merchants.roles import RECORD_BUYER_CONTACTS, REPLY_COMPLAINTS, role_can
+from merchants.roles import APPEAL_VIOLATIONS, RECORD_BUYER_CONTACTS, REPLY_COMPLAINTS, role_can
 from merchants.rules import money
 from merchants.selectors import rule_int
-from merchants.services import deposit_record, violation_record
+from merchants.services import (
+    deposit_record,
+    violation_appeal_close,
+    violation_appeal_open,
+    violation_record,
+    violation_revoke,
+)
 from orders.models import Fulfilment, Order
 from orders.services import order_refund
 
@@ -786,3 +801,239 @@ def contacts_import(*, store: Store, data: bytes, actor, now: datetime | None = 
                 result.messages += int(created)
             result.duplicates += int(not created)
     return result
+
+
+# --- Appeals against violations (RULES §10) -------------------------------------------------------
+
+
+def _appeal_event(appeal: Appeal, kind: str, *, actor, before: str, reason: str = "", data=None, at):
+    return AppealEvent.objects.create(
+        appeal=appeal,
+        kind=kind,
+        from_status=before,
+        to_status=appeal.status,
+        reason=reason or "",
+        data=data or {},
+        actor=actor,
+        created_at=at,
+    )
+
+
+def _appeal_link(appeal: Appeal) -> str:
+    return reverse("appeal-detail", args=[appeal.store.code, appeal.pk])
+
+
+def _appeal_evidence_store(appeal: Appeal, files: list[CheckedEvidence], *, actor, saved: list[str]) -> None:
+    from django.core.files.base import ContentFile
+
+    for checked in files:
+        # Our name: the appeal, a random token, the extension of the type found in the bytes.
+        stored_name = f"appeals/{appeal.pk}/{secrets.token_hex(16)}{checked.evidence_type.extension}"
+        stored_name = evidence_storage.save(stored_name, ContentFile(checked.data))
+        saved.append(stored_name)
+        AppealEvidence.objects.create(
+            appeal=appeal,
+            file=stored_name,
+            original_name=checked.name,
+            content_type=checked.evidence_type.content_type,
+            size=checked.size,
+            sha256=checked.sha256,
+            uploaded_by=actor,
+        )
+
+
+def _require_owner(actor, store: Store) -> None:
+    """Appeals are the owner's (RULES §10): operators and customer service may not file them."""
+    role = (
+        Membership.objects.filter(user=actor, store=store).values_list("role", flat=True).first()
+        if actor is not None
+        else None
+    )
+    if role is None or not role_can(role, APPEAL_VIOLATIONS):
+        raise ActionForbidden(_("Only the store's owner may appeal against a violation."))
+
+
+def appeal_submit(
+    *, violation: Violation, actor, statement: str, files=(), now: datetime | None = None
+) -> Appeal:
+    """The owner appeals against a violation with a statement and evidence: the first appeal within the
+    window after the violation, a second (final) one within the window after the first was rejected, never
+    while another is open, never against a revoked violation. The violation shows as under appeal; its
+    penalties stay in force. Files are checked before anything is written; a refusal stores nothing."""
+    now = now or timezone.now()
+    _require_owner(actor, violation.store)
+    statement = (statement or "").strip()
+    if not statement:
+        raise DomainError(_("Write your statement: why the violation should be revoked."))
+    checked = evidence_check_uploads(files)
+    if not checked:
+        raise EvidenceRefused(
+            _(
+                "Attach at least one piece of evidence (photos, video, listing screenshots, waybills, invoices)."
+            )
+        )
+    with _files_removed_on_failure() as saved, transaction.atomic():
+        violation = Violation.objects.select_for_update().select_related("store").get(pk=violation.pk)
+        rules = appeal_rules()
+        chance = appeal_chance_for(violation=violation, now=now, rules=rules)
+        if not chance.allowed:
+            raise TransitionRefused(chance.refusal)
+        appeal = Appeal(
+            violation=violation,
+            store=violation.store,
+            number=chance.number,
+            statement=statement,
+            submitted_at=now,
+            submitted_by=actor,
+            decide_by=appeal_decide_by(
+                submitted_at=now,
+                working_days=rules.decision_working_days,
+                zone=ZoneInfo(violation.store.time_zone),
+            ),
+        )
+        appeal.full_clean()
+        appeal.save()
+        _appeal_evidence_store(appeal, checked, actor=actor, saved=saved)
+        violation_appeal_open(
+            violation=violation,
+            actor=actor,
+            reason=_("Appeal %(number)d filed") % {"number": appeal.number},
+        )
+        _appeal_event(
+            appeal,
+            "submitted",
+            actor=actor,
+            before="",
+            data={"number": appeal.number, "violation": violation.pk, "evidence": len(checked)},
+            at=now,
+        )
+    return appeal
+
+
+def _locked_appeal(appeal: Appeal) -> tuple[Appeal, Violation]:
+    """The violation first, then the appeal: the order every appeal write takes (and violation_revoke)."""
+    violation = Violation.objects.select_for_update().get(pk=appeal.violation_id)
+    appeal = (
+        Appeal.objects.select_for_update(of=("self",)).select_related("store", "violation").get(pk=appeal.pk)
+    )
+    return appeal, violation
+
+
+def _appeal_guard(appeal: Appeal, method_name: str, *, actor, what) -> None:
+    method = getattr(appeal, method_name)
+    if not can_proceed(method):
+        raise TransitionRefused(
+            _("Appeal #%(id)s is %(status)s; it cannot be %(what)s.")
+            % {"id": appeal.pk, "status": appeal.get_status_display(), "what": what}
+        )
+    if actor is not None and not has_transition_perm(method, actor):
+        raise ActionForbidden(
+            _("You do not have the permission for this action (%(perm)s).") % {"perm": DECIDE_APPEAL}
+        )
+
+
+@transaction.atomic
+def appeal_review_start(*, appeal: Appeal, actor, reason: str = "", now: datetime | None = None) -> Appeal:
+    """A reviewer takes the appeal: submitted → under review."""
+    _require_perm(actor, DECIDE_APPEAL)
+    now = now or timezone.now()
+    appeal, _violation = _locked_appeal(appeal)
+    _appeal_guard(appeal, "start_review", actor=actor, what=_("put under review"))
+    before = appeal.status
+    appeal.start_review(at=now, by=actor)
+    appeal.save(update_fields=["status", "review_started_at", "reviewer"])
+    _appeal_event(
+        appeal, "review_started", actor=actor, before=before, reason=_reason(reason, required=False), at=now
+    )
+    return appeal
+
+
+@transaction.atomic
+def appeal_approve(*, appeal: Appeal, actor, reason: str, now: datetime | None = None) -> Appeal:
+    """Decide for the store: the violation is revoked through `violation_revoke` — its points, deposit
+    deductions and compensation, frozen proceeds and the restrictions it brought all come back — in the same
+    transaction as the appeal's decision."""
+    _require_perm(actor, DECIDE_APPEAL)
+    now = now or timezone.now()
+    reason = _reason(reason)
+    appeal, violation = _locked_appeal(appeal)
+    _appeal_guard(appeal, "approve", actor=actor, what=_("approved"))
+    before = appeal.status
+    violation_revoke(
+        violation=violation,
+        actor=actor,
+        reason=_("Appeal %(number)d approved: %(reason)s") % {"number": appeal.number, "reason": reason},
+        now=now,
+    )
+    appeal.approve(at=now, by=actor, reason=reason)
+    appeal.save(update_fields=["status", "decided_at", "decided_by", "decision_reason"])
+    _appeal_event(
+        appeal,
+        "approved",
+        actor=actor,
+        before=before,
+        reason=reason,
+        data={"violation": violation.pk},
+        at=now,
+    )
+    notification_send(
+        store=appeal.store,
+        kind=Notification.Kind.APPEAL_DECIDED,
+        text=gettext_noop(
+            "Appeal #%(id)s was approved: the violation is revoked and its penalties returned."
+        ),
+        params={"id": appeal.pk},
+        link=_appeal_link(appeal),
+        now=now,
+    )
+    return appeal
+
+
+@transaction.atomic
+def appeal_reject(*, appeal: Appeal, actor, reason: str, now: datetime | None = None) -> Appeal:
+    """Decide against the store: the violation is in force again and every penalty stays where it is. After
+    a first rejection the store may appeal once more within the rule table's window; the second is final."""
+    _require_perm(actor, DECIDE_APPEAL)
+    now = now or timezone.now()
+    reason = _reason(reason)
+    appeal, violation = _locked_appeal(appeal)
+    _appeal_guard(appeal, "reject", actor=actor, what=_("rejected"))
+    before = appeal.status
+    violation_appeal_close(
+        violation=violation,
+        actor=actor,
+        reason=_("Appeal %(number)d rejected: %(reason)s") % {"number": appeal.number, "reason": reason},
+    )
+    appeal.reject(at=now, by=actor, reason=reason)
+    appeal.save(update_fields=["status", "decided_at", "decided_by", "decision_reason"])
+    rules = appeal_rules()
+    final = appeal.number >= rules.max_appeals
+    _appeal_event(
+        appeal,
+        "rejected",
+        actor=actor,
+        before=before,
+        reason=reason,
+        data={"violation": violation.pk, "final": final},
+        at=now,
+    )
+    if final:
+        text = gettext_noop("Appeal #%(id)s was rejected; this decision is final: %(reason)s")
+        params = {"id": appeal.pk, "reason": reason[:200]}
+    else:
+        text = gettext_noop("Appeal #%(id)s was rejected: %(reason)s. You may appeal once more by %(until)s.")
+        until = now + timedelta(days=rules.second_window_days)
+        params = {
+            "id": appeal.pk,
+            "reason": reason[:200],
+            "until": until.astimezone(ZoneInfo(appeal.store.time_zone)).strftime("%Y-%m-%d %H:%M"),
+        }
+    notification_send(
+        store=appeal.store,
+        kind=Notification.Kind.APPEAL_DECIDED,
+        text=text,
+        params=params,
+        link=_appeal_link(appeal),
+        now=now,
+    )
+    return appeal

@@ -20,6 +20,22 @@ urlpatterns = [
         views.ComplaintEvidenceView.as_view(),
         name="complaint-evidence",
     ),
+    path("s/<str:store_code>/appeals/", views.AppealListView.as_view(), name="appeal-list"),
+    path(
+        "s/<str:store_code>/appeals/<int:appeal_id>/",
+        views.AppealDetailView.as_view(),
+        name="appeal-detail",
+    ),
+    path(
+        "s/<str:store_code>/appeals/<int:appeal_id>/evidence/<int:evidence_id>/",
+        views.AppealEvidenceView.as_view(),
+        name="appeal-evidence",
+    ),
+    path(
+        "s/<str:store_code>/violations/<int:violation_id>/appeal/",
+        views.AppealCreateView.as_view(),
+        name="appeal-create",
+    ),
     path(
         "s/<str:store_code>/notifications/read/",
         views.NotificationsReadView.as_view(),

@@ -1,4 +1,4 @@
-"""The seller's complaints desk and buyer contacts: thin views over the complaints services and selectors."""
+"""The seller's complaints desk, appeals and buyer contacts: thin views over the complaints services and selectors."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from django.utils.translation import gettext_lazy
 from django.views import View
 
 from complaints.forms import (
+    AppealFilterForm,
+    AppealForm,
     BuyerMessageForm,
     CallAttemptForm,
     ComplaintFilterForm,
@@ -20,6 +22,12 @@ from complaints.forms import (
 )
 from complaints.models import ComplaintStatus, evidence_storage
 from complaints.selectors import (
+    appeal_chance_for,
+    appeal_evidence,
+    appeal_evidence_for_store,
+    appeal_for_store,
+    appeal_timeline,
+    appeals_for_store,
     buyer_messages_for_order,
     call_attempts_for_order,
     complaint_evidence,
@@ -29,9 +37,11 @@ from complaints.selectors import (
     complaints_for_store,
     service_figures_for_store,
     service_rules,
+    violation_for_appeal,
 )
 from complaints.services import (
     CONTACT_UPLOAD_MAX_BYTES,
+    appeal_submit,
     buyer_message_record,
     call_attempt_record,
     complaint_seller_reply,
@@ -289,3 +299,115 @@ class OrderMessageRecordView(OrderContactsView):
                 messages.success(request, _("Buyer message recorded."))
                 return redirect("order-contacts", store_code=self.store.code, order_id=order.pk)
         return self.render_page(request, order, message_form=form, status=400)
+
+
+# --- Appeals against violations -------------------------------------------------------------------
+
+APPEAL_EVENT_LABELS = {
+    "submitted": gettext_lazy("appeal filed"),
+    "review_started": gettext_lazy("under review"),
+    "approved": gettext_lazy("approved: the violation is revoked"),
+    "rejected": gettext_lazy("rejected"),
+}
+
+
+class AppealListView(StoreMemberMixin, View):
+    def get(self, request, store_code):
+        filters = AppealFilterForm(request.GET or None)
+        status = filters.cleaned_data["status"] or None if filters.is_valid() else None
+        page = Paginator(appeals_for_store(store=self.store, status=status), PAGE_SIZE).get_page(
+            request.GET.get("page")
+        )
+        now = timezone.now()
+        for appeal in page.object_list:
+            appeal.is_overdue = appeal.overdue(now)
+        query = request.GET.copy()
+        query.pop("page", None)
+        return render(
+            request,
+            "complaints/appeal_list.html",
+            self.context(page=page, filters=filters, query=query.urlencode(), now=now),
+        )
+
+
+class AppealDetailView(StoreMemberMixin, View):
+    def get(self, request, store_code, appeal_id):
+        appeal = appeal_for_store(store=self.store, appeal_id=appeal_id)
+        now = timezone.now()
+        events = list(appeal_timeline(appeal=appeal))
+        for event in events:
+            event.label = APPEAL_EVENT_LABELS.get(event.kind, event.kind)
+        can_appeal = roles.role_can(self.membership.role, roles.APPEAL_VIOLATIONS)
+        # The next appeal, offered on the latest one only (after a rejection, within the window).
+        chance = appeal_chance_for(violation=appeal.violation, now=now)
+        offer_next = can_appeal and chance.allowed and chance.number == appeal.number + 1
+        return render(
+            request,
+            "complaints/appeal_detail.html",
+            self.context(
+                appeal=appeal,
+                violation=appeal.violation,
+                evidence=list(appeal_evidence(appeal=appeal)),
+                events=events,
+                is_overdue=appeal.overdue(now),
+                chance=chance,
+                offer_next=offer_next,
+                now=now,
+            ),
+        )
+
+
+class AppealCreateView(StoreMemberMixin, View):
+    """The appeal form for one of the store's violations (owners only); the service decides whether it is
+    the first or the second appeal and refuses it outside the windows."""
+
+    capability = roles.APPEAL_VIOLATIONS
+
+    def render_page(self, request, violation, form=None, status=200):
+        chance = appeal_chance_for(violation=violation)
+        return render(
+            request,
+            "complaints/appeal_form.html",
+            self.context(
+                violation=violation,
+                chance=chance,
+                form=form or (AppealForm() if chance.allowed else None),
+                now=timezone.now(),
+            ),
+            status=status,
+        )
+
+    def get(self, request, store_code, violation_id):
+        return self.render_page(request, violation_for_appeal(store=self.store, violation_id=violation_id))
+
+    def post(self, request, store_code, violation_id):
+        violation = violation_for_appeal(store=self.store, violation_id=violation_id)
+        form = AppealForm(request.POST, request.FILES)
+        if form.is_valid():
+            try:
+                appeal = appeal_submit(
+                    violation=violation,
+                    actor=request.user,
+                    statement=form.cleaned_data["statement"],
+                    files=form.cleaned_data["evidence"],
+                )
+            except DomainError as refusal:
+                for message in refusal.messages:
+                    form.add_error(None, message)
+            else:
+                messages.success(
+                    request,
+                    _("Appeal filed; the platform decides by %(due)s. The penalties stay in force meanwhile.")
+                    % {"due": timezone.localtime(appeal.decide_by).strftime("%Y-%m-%d %H:%M")},
+                )
+                return redirect("appeal-detail", store_code=self.store.code, appeal_id=appeal.pk)
+        violation.refresh_from_db()
+        return self.render_page(request, violation, form=form, status=400)
+
+
+class AppealEvidenceView(StoreMemberMixin, View):
+    """An appeal's evidence file, to members of its store only, never run by the browser."""
+
+    def get(self, request, store_code, appeal_id, evidence_id):
+        evidence = appeal_evidence_for_store(store=self.store, appeal_id=appeal_id, evidence_id=evidence_id)
+        return evidence_response(evidence)

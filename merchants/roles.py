@@ -14,6 +14,7 @@ TAKE_RULES_EXAM = "take_rules_exam"
 REQUEST_RETEST = "request_retest"  # a paid re-test of a failed spot check
 REPLY_COMPLAINTS = "reply_complaints"  # answer complaints with a statement and evidence
 RECORD_BUYER_CONTACTS = "record_buyer_contacts"  # buyer messages and call attempts, by form or CSV
+APPEAL_VIOLATIONS = "appeal_violations"  # appeal against a violation (owners only: RULES §10)
 
 ROLE_CAPABILITIES = {
     "owner": {
@@ -29,6 +30,7 @@ ROLE_CAPABILITIES = {
         REPLY_COMPLAINTS,
         RECORD_BUYER_CONTACTS,
         REQUEST_RETEST,
+        APPEAL_VIOLATIONS,
     },
     "operator": {
         VIEW_STORE,
@@ -58,6 +60,7 @@ CAPABILITY_NAMES = {
     REPLY_COMPLAINTS: _("reply to complaints"),
     RECORD_BUYER_CONTACTS: _("record buyer messages and calls"),
     REQUEST_RETEST: _("request a paid re-test of a failed spot check"),
+    APPEAL_VIOLATIONS: _("appeal against violations"),
 }
 
 

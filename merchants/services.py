@@ -55,7 +55,7 @@ from merchants.models import (
     ViolationType,
     Withdrawal,
 )
-from merchants.roles import MANAGE_LISTINGS, MANAGE_STORE, TAKE_RULES_EXAM, role_can
+from merchants.roles import APPEAL_VIOLATIONS, MANAGE_LISTINGS, MANAGE_STORE, TAKE_RULES_EXAM, role_can
 from merchants.rules import (
     SCORE_METRICS,
     SCORE_PARTS,
@@ -102,6 +102,7 @@ def _require_perm(actor, perm: str) -> None:
 STAFF_PERMISSION_FOR_CAPABILITY = {
     MANAGE_LISTINGS: "merchants.change_listing",
     MANAGE_STORE: "merchants.review_store",
+    APPEAL_VIOLATIONS: "merchants.record_violation",  # a reviewer filing a seller's appeal given by phone
 }
 
 
@@ -1929,6 +1930,57 @@ def violation_revoke(*, violation: Violation, actor, reason: str, now: datetime 
         rules_exam_lift_unreached(store=store, year=violation.point_year, ledger=violation.ledger, now=now)
     _undo_occurrence_ladder(store=store, violation=violation, now=now)
     _store_event(store, "violation_revoked", actor=actor, reason=reason, data={"violation": violation.pk})
+    return violation
+
+
+@transaction.atomic
+def violation_appeal_open(*, violation: Violation, actor, reason: str = "") -> Violation:
+    """The store appeals against the violation (the appeal itself lives higher up, in complaints): the
+    violation shows as under appeal. Its penalties stay in force meanwhile (RULES §10)."""
+    violation = Violation.objects.select_for_update().select_related("store").get(pk=violation.pk)
+    _require_store_capability(actor, violation.store, APPEAL_VIOLATIONS)
+    if not can_proceed(violation.appeal):
+        raise TransitionRefused(
+            _("A violation that is %(status)s cannot be appealed.")
+            % {"status": violation.get_status_display()}
+        )
+    before = violation.status
+    violation.appeal()
+    violation.save(update_fields=["status"])
+    _store_event(
+        violation.store,
+        "violation_appealed",
+        actor=actor,
+        reason=reason,
+        from_status=before,
+        to_status=violation.status,
+        data={"violation": violation.pk},
+    )
+    return violation
+
+
+@transaction.atomic
+def violation_appeal_close(*, violation: Violation, actor, reason: str) -> Violation:
+    """The appeal was rejected: the violation is in force again, every penalty where it was. (A won appeal
+    goes through `violation_revoke` instead.)"""
+    _require_perm(actor, "merchants.record_violation")
+    violation = Violation.objects.select_for_update().select_related("store").get(pk=violation.pk)
+    if not can_proceed(violation.uphold):
+        raise TransitionRefused(
+            _("The violation is %(status)s, not under appeal.") % {"status": violation.get_status_display()}
+        )
+    before = violation.status
+    violation.uphold()
+    violation.save(update_fields=["status"])
+    _store_event(
+        violation.store,
+        "violation_appeal_rejected",
+        actor=actor,
+        reason=reason,
+        from_status=before,
+        to_status=violation.status,
+        data={"violation": violation.pk},
+    )
     return violation
 
 

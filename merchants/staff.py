@@ -53,6 +53,10 @@ STAFF_GROUP_PERMISSIONS = {
         "complaints.view_buyermessage",
         "complaints.view_callattempt",
         "complaints.view_notification",
+        "complaints.decide_appeal",
+        "complaints.view_appeal",
+        "complaints.view_appealevent",
+        "complaints.view_appealevidence",
         *[
             f"merchants.{verb}_{model}"
             for model in (
