@@ -114,6 +114,7 @@ class StoreMemberMixin(LoginRequiredMixin):
             "can_view_deposit": roles.role_can(role, roles.VIEW_DEPOSIT),
             "can_view_orders": roles.role_can(role, roles.VIEW_ORDERS),
             "can_take_exam": roles.role_can(role, roles.TAKE_RULES_EXAM),
+            "can_appeal": roles.role_can(role, roles.APPEAL_VIOLATIONS),
             **extra,
         }
 
