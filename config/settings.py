@@ -146,6 +146,8 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "back-office@example.c
 CALL_SYSTEM_WEBHOOK_SECRET = os.environ.get("CALL_SYSTEM_WEBHOOK_SECRET", "")
 
 LISTING_UPLOAD_MAX_BYTES = int(os.environ.get("LISTING_UPLOAD_MAX_BYTES", str(5 * 1024 * 1024)))
+# Order files for the import page and the admin import (the import_orders command has no limit).
+ORDER_IMPORT_MAX_BYTES = int(os.environ.get("ORDER_IMPORT_MAX_BYTES", str(100 * 1024 * 1024)))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
@@ -177,6 +179,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     "sanction-expiry": {"task": "merchants.tasks.sanction_expiry_check", "schedule": 3600.0},
     "late-dispatch": {"task": "orders.tasks.late_dispatch_check", "schedule": 300.0},
     "tracking": {"task": "orders.tasks.tracking_check", "schedule": 300.0},
+    # Import jobs left queued while the broker was down, and jobs whose worker died.
+    "import-jobs": {"task": "orders.tasks.import_jobs_catch_up_check", "schedule": 60.0},
     "lost-contact": {"task": "complaints.tasks.lost_contact_check", "schedule": 300.0},
     # Daily, just after midnight in Asia/Shanghai (16:05 UTC); a store in a later time zone is caught the
     # next day. Both are idempotent, so a missed or repeated run changes nothing.

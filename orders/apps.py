@@ -16,6 +16,9 @@ class OrdersConfig(AppConfig):
         register_check("late_dispatch", lambda now: str(late_dispatch_check(now=now)))
         register_check("tracking", lambda now: str(tracking_check(now=now)))
         register_check("late_rate", lambda now: str(late_rate_check(now=now)))
+        from orders.jobs import import_jobs_catch_up_check
+
+        register_check("import_jobs", lambda now: str(import_jobs_catch_up_check(now=now)))
         register_cause_link("order", order_cause_links)
         register_cause_link("shipment", shipment_cause_links)
         register_score_source("orders", order_score_figures)

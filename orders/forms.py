@@ -125,3 +125,23 @@ class OrderExportForm(forms.Form):
 class BulkShipForm(forms.Form):
     file = forms.FileField(label=_("CSV or XLSX file"))
     dry_run = forms.BooleanField(label=_("Check only, do not ship"), required=False)
+
+
+class OrderImportForm(forms.Form):
+    file = forms.FileField(
+        label=_("Order file (CSV or XLSX)"),
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.txt,.xlsx,text/csv"}),
+    )
+    skip_invalid = forms.BooleanField(
+        label=_("Import the good orders and give me the refused rows as a file"),
+        required=False,
+        help_text=_("Without this, one refused row stops the whole file: nothing is imported."),
+    )
+    update_existing = forms.BooleanField(
+        label=_("Update orders already imported"),
+        required=False,
+        help_text=_(
+            "Move them forward to the file's status (shipped, delivered…). Otherwise they are left as they are."
+        ),
+    )
+    dry_run = forms.BooleanField(label=_("Check only, import nothing"), required=False)

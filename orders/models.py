@@ -1,6 +1,9 @@
-"""Orders, lines, carriers, shipments, tracking events and buyer-data reveals."""
+"""Orders, lines, carriers, shipments, tracking events, buyer-data reveals and order import jobs."""
+
+import uuid
 
 from django.conf import settings
+from django.core.files.storage import FileSystemStorage
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
@@ -290,3 +293,164 @@ class BuyerDataReveal(models.Model):
 
     def __str__(self):
         return f"{self.user} revealed {self.order_id}"
+
+
+# --- Bulk import jobs -----------------------------------------------------------------------------
+
+
+class PrivateFileStorage(FileSystemStorage):
+    """Files under MEDIA_ROOT that have no public URL: uploads and error files are served only by views
+    that check the store membership (or by the admin, to staff)."""
+
+    def url(self, name):
+        raise ValueError("private files are served through a view that checks access, never by URL")
+
+
+def private_file_storage():
+    return PrivateFileStorage()
+
+
+def _import_file_path(instance, filename: str) -> str:
+    # Never the seller's file name on disk: only our own, unguessable one (the original is kept in a field).
+    suffix = ".xlsx" if filename.lower().endswith(".xlsx") else ".csv"
+    return f"imports/{instance.store_id}/{uuid.uuid4().hex}{suffix}"
+
+
+def _import_error_file_path(instance, filename: str) -> str:
+    return f"imports/{instance.store_id}/{uuid.uuid4().hex}-errors.csv"
+
+
+class ImportJobStatus(models.TextChoices):
+    QUEUED = "queued", _("queued")
+    RUNNING = "running", _("running")
+    FINISHED = "finished", _("finished")
+    FAILED = "failed", _("failed")
+
+
+class ImportJob(ConcurrentTransitionMixin, models.Model):
+    """One upload of an order file, imported by a Celery job (`orders.jobs.import_job_run`).
+
+    The figures are `orders.imports.ImportResult`'s; `errors` keeps the first row errors, the error file all
+    the refused rows (with skip_invalid). Progress is written from outside the import's transaction, so a
+    page polling the job sees it move.
+    """
+
+    store = models.ForeignKey(
+        "merchants.Store", on_delete=models.PROTECT, related_name="import_jobs", verbose_name=_("store")
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("uploaded by"),
+    )
+    upload = models.FileField(
+        _("file"), upload_to=_import_file_path, storage=private_file_storage, max_length=200
+    )
+    original_filename = models.CharField(_("file name"), max_length=255)
+    size = models.PositiveBigIntegerField(_("size (bytes)"))
+    sha256 = models.CharField(max_length=64, editable=False)
+    skip_invalid = models.BooleanField(_("import the good orders, skip the refused ones"), default=False)
+    update_existing = models.BooleanField(_("update orders already imported"), default=False)
+    dry_run = models.BooleanField(_("check only"), default=False)
+    status = FSMField(
+        _("status"),
+        max_length=10,
+        choices=ImportJobStatus.choices,
+        default=ImportJobStatus.QUEUED,
+        protected=True,
+    )
+    progress_phase = models.CharField(_("phase"), max_length=10, blank=True)
+    progress_done = models.PositiveBigIntegerField(default=0)
+    progress_total = models.PositiveBigIntegerField(default=0)
+    progress_percent = models.PositiveSmallIntegerField(_("progress (%)"), default=0)
+    progress_at = models.DateTimeField(_("last progress"), null=True, blank=True)
+    file_format = models.CharField(_("format"), max_length=20, blank=True)
+    lines = models.PositiveIntegerField(_("lines"), default=0)
+    orders = models.PositiveIntegerField(_("orders in the file"), default=0)
+    created = models.PositiveIntegerField(_("created"), default=0)
+    updated = models.PositiveIntegerField(_("updated"), default=0)
+    skipped = models.PositiveIntegerField(_("already imported"), default=0)
+    unpaid = models.PositiveIntegerField(_("never paid"), default=0)
+    refused = models.PositiveIntegerField(_("refused"), default=0)
+    refused_lines = models.PositiveIntegerField(_("refused lines"), default=0)
+    error_count = models.PositiveIntegerField(_("problems"), default=0)
+    errors = models.JSONField(_("first problems"), default=list, blank=True)
+    error_file = models.FileField(
+        _("refused rows"),
+        upload_to=_import_error_file_path,
+        storage=private_file_storage,
+        max_length=200,
+        blank=True,
+    )
+    failure_message = models.TextField(_("failure"), blank=True)
+    created_at = models.DateTimeField(_("uploaded"), default=timezone.now)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("order import")
+        verbose_name_plural = _("order imports")
+        permissions = [("import_orders", _("Can import orders from files"))]
+        indexes = [
+            models.Index(fields=["store", "-created_at"], name="import_job_store_time"),
+            # The catch-up check reads only the queued jobs.
+            models.Index(fields=["created_at"], condition=Q(status="queued"), name="import_job_queued"),
+        ]
+        constraints = [
+            # A double submission of the same file with the same options while the first is still pending
+            # is the same job (see import_job_create).
+            models.UniqueConstraint(
+                fields=["store", "sha256", "skip_invalid", "update_existing", "dry_run"],
+                condition=Q(status__in=["queued", "running"]),
+                name="import_job_pending_once",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.store_id} {self.original_filename} ({self.status})"
+
+    @property
+    def is_done(self) -> bool:
+        return self.status in (ImportJobStatus.FINISHED, ImportJobStatus.FAILED)
+
+    @transition(field=status, source=ImportJobStatus.QUEUED, target=ImportJobStatus.RUNNING)
+    def start(self, *, at):
+        self.started_at = at
+
+    @transition(field=status, source=ImportJobStatus.RUNNING, target=ImportJobStatus.FINISHED)
+    def finish(self, *, at):
+        self.finished_at = at
+        self.progress_percent = 100
+
+    @transition(
+        field=status, source=[ImportJobStatus.QUEUED, ImportJobStatus.RUNNING], target=ImportJobStatus.FAILED
+    )
+    def fail(self, *, at, message):
+        self.finished_at = at
+        self.failure_message = message
+
+
+class ImportJobEvent(models.Model):
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="events", verbose_name=_("job"))
+    kind = models.CharField(_("event"), max_length=40)
+    from_status = models.CharField(_("from"), max_length=20, blank=True)
+    to_status = models.CharField(_("to"), max_length=20, blank=True)
+    reason = models.TextField(_("reason"), blank=True)
+    data = models.JSONField(_("details"), default=dict, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("when"), default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("order import event")
+        verbose_name_plural = _("order import events")
+        indexes = [models.Index(fields=["job", "created_at"], name="import_job_event_time")]
+
+    def __str__(self):
+        return f"{self.job_id} {self.kind}"

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.http import HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -27,7 +27,14 @@ from merchants import roles
 from merchants.errors import ActionForbidden, DomainError
 from merchants.spreadsheets import SpreadsheetError, formula_safe
 from merchants.views import StoreMemberMixin
-from orders.forms import BulkShipForm, OrderCancelForm, OrderExportForm, OrderFilterForm, OrderShipForm
+from orders.forms import (
+    BulkShipForm,
+    OrderCancelForm,
+    OrderExportForm,
+    OrderFilterForm,
+    OrderImportForm,
+    OrderShipForm,
+)
 from orders.models import Fulfilment, Order, OrderStatus
 from orders.rules import mask_address, mask_name, mask_phone
 from orders.selectors import (
@@ -684,3 +691,122 @@ class OrderBulkShipView(OrderDeskMixin, View):
             self._context(form=BulkShipForm(), result=result, dry_run=dry_run),
             status=400 if result.errors else 200,
         )
+
+
+# --- Import -----------------------------------------------------------------------------------------
+
+IMPORT_HISTORY_PAGE_SIZE = 20
+IMPORT_REFRESH_SECONDS = 2
+
+
+class OrderImportView(OrderDeskMixin, View):
+    """Upload an order file; it becomes a job (run by Celery) and the browser goes to the job's page."""
+
+    capability = roles.MANAGE_ORDERS
+    template_name = "orders/import.html"
+
+    def _render(self, request, form, *, status=200):
+        # Imported here: the import module reads spreadsheets (openpyxl), which the other pages do not need.
+        from orders.jobs import import_jobs_for_store, import_max_bytes
+
+        page = RowPage.of(
+            import_jobs_for_store(store=self.store),
+            number=_page_number(request.GET.get("page")),
+            per_page=IMPORT_HISTORY_PAGE_SIZE,
+        )
+        return render(
+            request,
+            self.template_name,
+            self.context(form=form, page=page, max_mb=import_max_bytes() // (1024 * 1024)),
+            status=status,
+        )
+
+    def get(self, request, store_code):
+        return self._render(request, OrderImportForm())
+
+    def post(self, request, store_code):
+        from orders.jobs import ImportOptions, ImportUploadRefused, import_job_create
+
+        form = OrderImportForm(request.POST, request.FILES)
+        if not form.is_valid():
+            return self._render(request, form, status=400)
+        try:
+            job = import_job_create(
+                store=self.store,
+                actor=request.user,
+                upload=form.cleaned_data["file"],
+                options=ImportOptions(
+                    skip_invalid=form.cleaned_data["skip_invalid"],
+                    update_existing=form.cleaned_data["update_existing"],
+                    dry_run=form.cleaned_data["dry_run"],
+                ),
+            )
+        except ImportUploadRefused as refusal:
+            for message in refusal.messages:
+                form.add_error("file", message)
+            return self._render(request, form, status=400)
+        return redirect("order-import-job", store_code=self.store.code, job_id=job.pk)
+
+
+class OrderImportTemplateView(OrderDeskMixin, View):
+    """Our own import template: the header and one example row, UTF-8 with a BOM so that Excel shows the
+    Chinese."""
+
+    capability = roles.MANAGE_ORDERS
+
+    def get(self, request, store_code):
+        from orders.imports import order_import_template
+
+        response = HttpResponse("\ufeff" + order_import_template(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="order-import-template.csv"'
+        return response
+
+
+class OrderImportJobView(OrderDeskMixin, View):
+    capability = roles.MANAGE_ORDERS
+
+    def get(self, request, store_code, job_id):
+        from orders.jobs import import_job_for_store
+
+        job = import_job_for_store(store=self.store, job_id=job_id)
+        response = render(
+            request,
+            "orders/import_job.html",
+            self.context(
+                job=job,
+                errors=[
+                    _("row %(line)s: %(column)s: %(message)s")
+                    % {"line": e.get("line"), "column": e.get("column"), "message": e.get("message")}
+                    for e in job.errors
+                ],
+                more_errors=max(job.error_count - len(job.errors), 0),
+                refresh_seconds=None if job.is_done else IMPORT_REFRESH_SECONDS,
+            ),
+        )
+        if not job.is_done:
+            patch_cache_control(response, no_cache=True, no_store=True)
+        return response
+
+
+class OrderImportFileView(OrderDeskMixin, View):
+    """The job's files, only through this view (membership checked; another store's job is a 404): the
+    error file (`errors`) or the uploaded file (`upload`). They hold buyer data: never cached."""
+
+    capability = roles.MANAGE_ORDERS
+    kind = "errors"
+
+    def get(self, request, store_code, job_id):
+        from orders.jobs import import_job_for_store
+
+        job = import_job_for_store(store=self.store, job_id=job_id)
+        stored = job.error_file if self.kind == "errors" else job.upload
+        if not stored:
+            raise Http404(_("This import has no such file."))
+        base = job.original_filename.rsplit(".", 1)[0] or "orders"
+        filename = f"{base}-errors.csv" if self.kind == "errors" else job.original_filename
+        try:
+            handle = stored.open("rb")
+        except FileNotFoundError as exc:
+            raise Http404(_("This import has no such file.")) from exc
+        response = FileResponse(handle, as_attachment=True, filename=filename)
+        return _no_store(response)
