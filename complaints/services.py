@@ -891,7 +891,7 @@ def appeal_submit(
                 zone=ZoneInfo(violation.store.time_zone),
             ),
         )
-        appeal.full_clean()
+        appeal.full_clean(exclude=["status"])  # protected: set only by its default and transitions
         appeal.save()
         _appeal_evidence_store(appeal, checked, actor=actor, saved=saved)
         violation_appeal_open(

@@ -2,7 +2,7 @@ import pytest
 
 from complaints.models import Complaint, ComplaintEvent, ComplaintEvidence
 from merchants.staff import COMPLIANCE_REVIEWER
-from tests.complaints.factories import open_complaint, shipped_order
+from tests.complaints.factories import file_appeal, open_complaint, record_violation, shipped_order
 from tests.merchants.factories import MembershipFactory, StoreFactory
 
 
@@ -72,3 +72,13 @@ def snapshot():
         }
 
     return take
+
+
+@pytest.fixture
+def violation_factory(db):
+    return record_violation
+
+
+@pytest.fixture
+def appeal_factory(db):
+    return file_appeal

@@ -53,3 +53,51 @@ def open_complaint(
     kwargs.setdefault("sub_kind", SUB_KIND_FOR.get(kind, ""))
     kwargs.setdefault("statement", "The towel I received is not the one in the listing.")
     return complaint_open(store=store, kind=kind, source=source, order=order, actor=actor, **kwargs)
+
+
+# --- Appeals --------------------------------------------------------------------------------------
+
+_causes = itertools.count(1)
+
+
+def record_violation(store, code="not_as_described", *, occurred_at=None, cause_id=None, **kwargs):
+    """A violation recorded by the platform (the engine), with its points, deduction and ladder."""
+    from merchants.services import violation_record
+
+    violation, _created = violation_record(
+        store=store,
+        type_code=code,
+        cause_kind="manual",
+        cause_id=cause_id or f"appeal-test-{next(_causes)}",
+        occurred_at=occurred_at,
+        **kwargs,
+    )
+    return violation
+
+
+def file_appeal(
+    violation, actor, *, statement="The buyer's photo shows another seller's parcel.", files=None, now=None
+):
+    from complaints.services import appeal_submit
+
+    return appeal_submit(
+        violation=violation,
+        actor=actor,
+        statement=statement,
+        files=[jpeg("parcel.jpg")] if files is None else files,
+        now=now,
+    )
+
+
+class RawUpload:
+    """An upload whose name reaches the service as sent: Django's parser keeps only the last path part, but
+    the service must not rely on every caller going through it."""
+
+    def __init__(self, name, data):
+        self.name, self._data, self.size = name, data, len(data)
+
+    def seek(self, position):
+        pass
+
+    def read(self, size=-1):
+        return self._data if size < 0 else self._data[:size]

@@ -1,6 +1,6 @@
 """Customer-service timeliness arithmetic and evidence type checks: pure, no database."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -202,3 +202,55 @@ def test_an_accepted_file_keeps_its_display_name_and_digest():
         len(JPEG_BYTES),
     )
     assert len(checked.sha256) == 64
+
+
+# --- Appeals (RULES §10): pure arithmetic ---------------------------------------------------------
+
+SHANGHAI_ZONE = ZoneInfo("Asia/Shanghai")
+
+
+def test_an_appeal_submitted_on_friday_is_decided_by_the_end_of_the_next_friday():
+    from complaints.rules import appeal_decide_by
+
+    friday = datetime(2026, 11, 20, 23, 30, tzinfo=SHANGHAI_ZONE)
+    assert appeal_decide_by(submitted_at=friday, working_days=5, zone=SHANGHAI_ZONE) == datetime(
+        2026, 11, 28, 0, 0, tzinfo=SHANGHAI_ZONE
+    )
+    # 16:00 UTC on Friday is already Saturday in Shanghai: the count starts from Saturday.
+    assert appeal_decide_by(
+        submitted_at=datetime(2026, 11, 20, 16, 0, tzinfo=UTC), working_days=5, zone=SHANGHAI_ZONE
+    ) == datetime(2026, 11, 28, 0, 0, tzinfo=SHANGHAI_ZONE)
+    # A public holiday is not a working day.
+    assert appeal_decide_by(
+        submitted_at=friday, working_days=5, zone=SHANGHAI_ZONE, holidays=frozenset({date(2026, 11, 23)})
+    ) == datetime(2026, 12, 1, 0, 0, tzinfo=SHANGHAI_ZONE)
+
+
+def test_appeal_chance_follows_the_windows_and_the_cap():
+    from complaints.rules import AppealRules, PastAppeal, appeal_chance
+
+    occurred = datetime(2026, 11, 16, 10, 0, tzinfo=SHANGHAI_ZONE)
+    rules = AppealRules()
+
+    def chance(*appeals, now, status="active"):
+        return appeal_chance(
+            violation_status=status,
+            occurred_at=occurred,
+            appeals=appeals,
+            now=now,
+            rules=rules,
+            zone=SHANGHAI_ZONE,
+        )
+
+    first = chance(now=occurred)
+    assert (first.number, first.closes_at, first.allowed) == (1, occurred + timedelta(days=7), True)
+    assert not chance(now=occurred + timedelta(days=7)).allowed
+    rejected = PastAppeal(1, "rejected", occurred + timedelta(days=3))
+    second = chance(rejected, now=occurred + timedelta(days=17, hours=23))
+    assert (second.number, second.closes_at) == (2, occurred + timedelta(days=18))
+    assert not chance(rejected, now=occurred + timedelta(days=18)).allowed
+    assert not chance(PastAppeal(1, "under_review", None), now=occurred).allowed
+    assert not chance(rejected, PastAppeal(2, "rejected", occurred + timedelta(days=4)), now=occurred).allowed
+    assert chance(now=occurred, status="revoked").refusal == (
+        "This violation was revoked; there is nothing left to appeal."
+    )
