@@ -14,6 +14,13 @@ def lost_contact_check_task():
     logger.info("lost contact check: %s", lost_contact_check())
 
 
+@shared_task(name="complaints.tasks.fraudulent_dispatch_check")
+def fraudulent_dispatch_check_task():
+    from complaints.fraud import fraudulent_dispatch_check
+
+    logger.info("fraudulent dispatch check: %s", fraudulent_dispatch_check())
+
+
 @shared_task(name="complaints.tasks.notification_email", autoretry_for=(OSError,), max_retries=3)
 def notification_email_task(notification_id: int):
     from complaints.notify import notification_email_send
