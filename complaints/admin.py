@@ -58,6 +58,7 @@ from merchants.admin import (
 )
 from merchants.errors import DomainError
 from merchants.models import DepositEntry
+from merchants.rules import money
 
 # --- Filters --------------------------------------------------------------------------------------
 
@@ -644,7 +645,7 @@ class AppealAdmin(LargeTableMixin, ObjectActionsMixin, admin.ModelAdmin):
 
     @admin.display(description=_("deduction (CNY)"))
     def deduction_shown(self, obj):
-        return obj.deduction if obj.deduction else "—"
+        return money(obj.deduction) if obj.deduction else "—"
 
     @admin.display(description=_("violation status"))
     def violation_status(self, obj):
@@ -661,9 +662,9 @@ class AppealAdmin(LargeTableMixin, ObjectActionsMixin, admin.ModelAdmin):
             violation.points,
             violation.get_ledger_display(),
             gettext("deduction (CNY)"),
-            obj.deduction or "—",
+            money(obj.deduction) if obj.deduction else "—",
             gettext("compensation (CNY)"),
-            obj.compensation or "—",
+            money(obj.compensation) if obj.compensation else "—",
             gettext("status"),
             violation.get_status_display(),
         )
