@@ -11,12 +11,15 @@ class ComplaintsConfig(AppConfig):
         from complaints.checks import lost_contact_check
         from complaints.fraud import fraudulent_dispatch_check
         from complaints.scoring import complaint_score_figures
+        from complaints.todos import complaint_todos
         from merchants.checks import register_check
         from merchants.scoring import register_score_source
         from merchants.staff import ensure_staff_groups
+        from merchants.todos import register_todo_source
 
         register_check("lost_contact", lambda now: str(lost_contact_check(now=now)))
         register_check("fraudulent_dispatch", lambda now: str(fraudulent_dispatch_check(now=now)))
         register_score_source("complaints", complaint_score_figures)
+        register_todo_source("complaints", complaint_todos)
         # The complaint permissions exist only after this app's post_migrate: give them to the groups then.
         post_migrate.connect(ensure_staff_groups, sender=self, dispatch_uid="complaints.ensure_staff_groups")

@@ -19,6 +19,7 @@ from django.views import View
 
 from merchants import roles
 from merchants.causes import cause_links
+from merchants.dashboard import TREND_DAYS, seller_dashboard, trend_days
 from merchants.errors import DomainError, ListingRefused
 from merchants.forms import BulkUploadForm, ListingFilterForm, ListingForm, RulesExamForm, WithdrawalForm
 from merchants.models import ListingStatus, Sanction
@@ -121,6 +122,7 @@ class StoreMemberMixin(LoginRequiredMixin):
 
 class DashboardView(StoreMemberMixin, View):
     def get(self, request, store_code):
+        now = timezone.now()
         counts = listing_counts(store=self.store)
         summary = (
             deposit_summary(store=self.store)
@@ -143,7 +145,14 @@ class DashboardView(StoreMemberMixin, View):
                 restriction_at=restriction_at,
                 sanctions=list(live_sanctions(store=self.store)),
                 exam_requirements=list(rules_exam_requirements_open(store=self.store)),
-                now=timezone.now(),
+                now=now,
+                dashboard=seller_dashboard(
+                    store=self.store,
+                    role=self.membership.role,
+                    now=now,
+                    days=trend_days(request.GET.get("days")),
+                ),
+                trend_days=TREND_DAYS,
             ),
         )
 
