@@ -16,15 +16,21 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.admin.views.main import ChangeList
-from django.core.exceptions import ValidationError
-from django.http import HttpResponseRedirect
+from django.contrib.admin.widgets import ForeignKeyRawIdWidget
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
-from django.utils.cache import add_never_cache_headers
-from django.utils.html import format_html
+from django.urls import path, reverse
+from django.utils.cache import add_never_cache_headers, patch_cache_control
+from django.utils.decorators import method_decorator
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
 from django_fsm import can_proceed
+from import_export.admin import ExportMixin, ImportMixin
+from import_export.formats.base_formats import CSV, XLSX
+from import_export.forms import ConfirmImportForm, ImportForm
 
 from merchants.admin import (
     EventInline,
@@ -36,15 +42,25 @@ from merchants.admin import (
     ReasonForm,
 )
 from merchants.models import Store
+from orders.jobs import (
+    ImportOptions,
+    ImportPreviewStorage,
+    ImportUploadRefused,
+    import_job_create,
+    import_upload_check,
+)
 from orders.models import (
     BuyerDataReveal,
     Carrier,
+    ImportJob,
+    ImportJobEvent,
     Order,
     OrderEvent,
     OrderLine,
     Shipment,
     TrackingEvent,
 )
+from orders.resources import OrderExportResource, OrderImportColumns
 from orders.rules import mask_address, mask_name, mask_phone
 from orders.services import normalise_tracking_no, order_refund
 from orders.webhooks import carrier_webhook_secret_rotate
@@ -103,8 +119,224 @@ class OrderEventInline(EventInline):
     model = OrderEvent
 
 
+class OrderImportAdminForm(ImportForm):
+    """import-export's upload form with the store and the import's options. The file's format (TikTok Shop,
+    Douyin, our template; CSV or XLSX) is recognised by the import from its content, so there is no format
+    choice."""
+
+    store = forms.ModelChoiceField(
+        label=_("Store"),
+        queryset=Store.objects.all(),
+        help_text=_("The orders are imported into this store."),
+    )
+    skip_invalid = forms.BooleanField(
+        label=_("Import the good orders, leave out the refused ones"),
+        required=False,
+        help_text=_("Without this, one refused row stops the whole file."),
+    )
+    update_existing = forms.BooleanField(
+        label=_("Update orders already imported"),
+        required=False,
+        help_text=_("Move them forward to the file's status; otherwise they are left as they are."),
+    )
+    field_order = ["store", "import_file", "skip_invalid", "update_existing"]
+
+    def __init__(self, formats, resources, *, admin_site=None, **kwargs):
+        super().__init__(formats, resources, **kwargs)
+        del self.fields["format"]
+        self.fields["import_file"].widget.attrs.pop("class", None)
+        if admin_site is not None:
+            self.fields["store"].widget = ForeignKeyRawIdWidget(
+                ImportJob._meta.get_field("store").remote_field, admin_site
+            )
+
+    def clean_import_file(self):
+        upload = self.cleaned_data["import_file"]
+        try:
+            import_upload_check(upload)
+        except ImportUploadRefused as refusal:
+            raise ValidationError(refusal.messages) from refusal
+        return upload
+
+
+class OrderConfirmImportForm(ConfirmImportForm):
+    store = forms.ModelChoiceField(queryset=Store.objects.all(), widget=forms.HiddenInput())
+    skip_invalid = forms.BooleanField(required=False, widget=forms.HiddenInput())
+    update_existing = forms.BooleanField(required=False, widget=forms.HiddenInput())
+
+
+PREVIEW_ERRORS_SHOWN = 100
+
+
+class OrderImportExportMixin(ImportMixin, ExportMixin):
+    """The admin's import and export of orders.
+
+    Import: import-export's two steps, but the rows are never read by a Resource: the preview step runs
+    `orders_import(..., dry_run=True)` on the uploaded file (kept in `ImportPreviewStorage` between the steps)
+    and shows its figures and row errors; the confirm step makes the file an import job
+    (`import_job_create`), which runs `orders_import` for real, as the seller page's jobs do.
+    Export: `OrderExportResource`, buyer data masked, formula-safe.
+    """
+
+    import_form_class = OrderImportAdminForm
+    confirm_form_class = OrderConfirmImportForm
+    import_template_name = "admin/orders/order_import.html"
+    tmp_storage_class = ImportPreviewStorage
+    resource_classes = [OrderImportColumns]
+    import_formats = [CSV, XLSX]
+    export_formats = [CSV, XLSX]
+
+    def get_export_resource_classes(self, request):
+        return [OrderExportResource]
+
+    def has_import_permission(self, request):
+        return request.user.has_perm("orders.import_orders")
+
+    def has_export_permission(self, request):
+        return request.user.has_perm("orders.view_order")
+
+    def get_import_form_kwargs(self, request):
+        return {**super().get_import_form_kwargs(request), "admin_site": self.admin_site}
+
+    def get_confirm_form_initial(self, request, import_form):
+        if import_form is None:
+            return {}
+        cleaned = import_form.cleaned_data
+        return {
+            "import_file_name": cleaned["import_file"].tmp_storage_name,
+            "original_file_name": cleaned["import_file"].name,
+            "format": "0",
+            "resource": cleaned.get("resource", ""),
+            "store": cleaned["store"].pk,
+            "skip_invalid": cleaned["skip_invalid"],
+            "update_existing": cleaned["update_existing"],
+        }
+
+    def import_action(self, request, **kwargs):
+        """Step 1: upload and preview (a dry run of the real import)."""
+        from orders.imports import OrderImportError, orders_import
+
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+        form = self.create_import_form(request)
+        context = {}
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["import_file"]
+            store = form.cleaned_data["store"]
+            tmp_storage = self.get_tmp_storage_class()(**self.get_tmp_storage_class_kwargs())
+            tmp_storage.save_upload(upload)
+            upload.tmp_storage_name = tmp_storage.name
+            try:
+                result = orders_import(
+                    store=store,
+                    source=tmp_storage.path(),
+                    dry_run=True,
+                    skip_invalid=form.cleaned_data["skip_invalid"],
+                    update_existing=form.cleaned_data["update_existing"],
+                    actor=request.user,
+                )
+            except OrderImportError as refusal:
+                tmp_storage.remove()
+                for message in refusal.messages:
+                    form.add_error("import_file", message)
+            else:
+                importable = (result.created or result.updated) and (
+                    not result.error_count or form.cleaned_data["skip_invalid"]
+                )
+                if importable:
+                    context["confirm_form"] = self.create_confirm_form(request, import_form=form)
+                else:
+                    tmp_storage.remove()
+                context.update(
+                    preview=result,
+                    preview_store=store,
+                    preview_errors=[str(error) for error in result.errors[:PREVIEW_ERRORS_SHOWN]],
+                    preview_more_errors=max(result.error_count - PREVIEW_ERRORS_SHOWN, 0),
+                )
+        context.update(self.admin_site.each_context(request))
+        context.update(
+            title=gettext("Import orders"),
+            form=form,
+            opts=self.model._meta,
+            media=self.media + form.media,
+            fields_list=[
+                (resource.get_display_name(), [f.column_name for f in resource.get_user_visible_fields()])
+                for resource in (cls() for cls in self.get_import_resource_classes(request))
+            ],
+        )
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, [self.import_template_name], context)
+
+    @method_decorator(require_POST)
+    def process_import(self, request, **kwargs):
+        """Step 2: confirm. The previewed file becomes an import job (queued after the commit)."""
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+        import_url = reverse("admin:orders_order_import", current_app=self.admin_site.name)
+        form = self.create_confirm_form(request)
+        if not form.is_valid():
+            self.message_user(
+                request, gettext("The confirmation was incomplete; upload the file again."), messages.ERROR
+            )
+            return HttpResponseRedirect(import_url)
+        tmp_storage = self.get_tmp_storage_class()(
+            name=form.cleaned_data["import_file_name"], **self.get_tmp_storage_class_kwargs()
+        )
+        if not tmp_storage.exists():
+            self.message_user(
+                request,
+                gettext(
+                    "The previewed file is no longer here (already imported, or expired); upload it again."
+                ),
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(import_url)
+        with tmp_storage.open() as handle:
+            handle.name = form.cleaned_data["original_file_name"]
+            try:
+                job = import_job_create(
+                    store=form.cleaned_data["store"],
+                    actor=request.user,
+                    upload=handle,
+                    options=ImportOptions(
+                        skip_invalid=form.cleaned_data["skip_invalid"],
+                        update_existing=form.cleaned_data["update_existing"],
+                    ),
+                )
+            except ImportUploadRefused as refusal:
+                self.message_user(request, " ".join(refusal.messages), messages.ERROR)
+                return HttpResponseRedirect(import_url)
+        tmp_storage.remove()
+        self.message_user(
+            request,
+            gettext("Import of %(file)s into %(store)s: job %(job)s (%(status)s).")
+            % {
+                "file": job.original_filename,
+                "store": job.store.code,
+                "job": job.pk,
+                "status": ImportJob.objects.get(pk=job.pk).get_status_display(),
+            },
+            messages.SUCCESS,
+        )
+        return HttpResponseRedirect(
+            reverse("admin:orders_importjob_change", args=[job.pk], current_app=self.admin_site.name)
+        )
+
+    def get_export_data(self, file_format, request, queryset, **kwargs):
+        # A million orders do not fit one response: the filters narrow the export first.
+        if queryset.order_by()[: ADMIN_EXPORT_MAX_ROWS + 1].count() > ADMIN_EXPORT_MAX_ROWS:
+            raise ValueError(
+                gettext("More than %(limit)d orders match; filter the list (e.g. by store) and export again.")
+                % {"limit": ADMIN_EXPORT_MAX_ROWS}
+            )
+        return super().get_export_data(file_format, request, queryset, **kwargs)
+
+
+ADMIN_EXPORT_MAX_ROWS = 50_000
+
+
 @admin.register(Order)
-class OrderAdmin(LargeTableMixin, ObjectActionsMixin, admin.ModelAdmin):
+class OrderAdmin(OrderImportExportMixin, LargeTableMixin, ObjectActionsMixin, admin.ModelAdmin):
     list_display = (
         "order_no",
         "store_code",
@@ -437,3 +669,133 @@ class BuyerDataRevealAdmin(LargeTableMixin, ReadOnlyAdminMixin, admin.ModelAdmin
     @admin.display(description=_("store"))
     def store_code(self, obj):
         return obj.order.store.code
+
+
+# --- Order import jobs ----------------------------------------------------------------------------
+
+
+class ImportJobEventInline(EventInline):
+    model = ImportJobEvent
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(LargeTableMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The imports of every store (seller page and admin), read-only; the files only through the views below."""
+
+    list_display = (
+        "created_at",
+        "store_code",
+        "original_filename",
+        "status",
+        "progress_percent",
+        "created",
+        "updated",
+        "skipped",
+        "refused",
+        "error_count",
+        "created_by",
+    )
+    list_filter = ("status", "dry_run")
+    search_fields = ("=store__code",)
+    search_help_text = _("A store code, exactly.")
+    list_select_related = ("store", "created_by")
+    sortable_by = ("created_at",)
+    show_facets = admin.ShowFacets.NEVER
+    fields = (
+        "store",
+        "created_by",
+        "original_filename",
+        "size",
+        "files",
+        ("skip_invalid", "update_existing", "dry_run"),
+        "status",
+        "progress",
+        "failure_message",
+        "file_format",
+        ("lines", "orders"),
+        ("created", "updated", "skipped", "unpaid", "refused", "refused_lines"),
+        "error_count",
+        "first_errors",
+        ("created_at", "started_at", "finished_at"),
+    )
+    readonly_fields = tuple(
+        name for entry in fields for name in (entry if isinstance(entry, tuple) else (entry,))
+    )
+    inlines = (ImportJobEventInline,)
+
+    def has_view_permission(self, request, obj=None):
+        return super().has_view_permission(request, obj) or request.user.has_perm("orders.import_orders")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("errors")
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:job_id>/file/<str:kind>/",
+                self.admin_site.admin_view(self.file_view),
+                name="orders_importjob_file",
+            ),
+            *super().get_urls(),
+        ]
+
+    def file_view(self, request, job_id, kind):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        job = ImportJob.objects.filter(pk=job_id).first()
+        if job is None or kind not in ("upload", "errors"):
+            raise Http404
+        stored = job.error_file if kind == "errors" else job.upload
+        if not stored:
+            raise Http404
+        base = job.original_filename.rsplit(".", 1)[0] or "orders"
+        filename = f"{base}-errors.csv" if kind == "errors" else job.original_filename
+        try:
+            response = FileResponse(stored.open("rb"), as_attachment=True, filename=filename)
+        except FileNotFoundError as exc:
+            raise Http404 from exc
+        patch_cache_control(response, no_store=True, no_cache=True, private=True)
+        return response
+
+    @admin.display(description=_("store"))
+    def store_code(self, obj):
+        return obj.store.code
+
+    @admin.display(description=_("progress"))
+    def progress(self, obj):
+        return format_html(
+            '<progress max="100" value="{}">{}%</progress> {}% {}', obj.progress_percent, obj.progress_percent,
+            obj.progress_percent, obj.progress_phase,
+        )  # fmt: skip
+
+    @admin.display(description=_("files"))
+    def files(self, obj):
+        links = [
+            format_html(
+                '<a href="{}">{}</a>',
+                reverse("admin:orders_importjob_file", args=[obj.pk, "upload"]),
+                gettext("uploaded file"),
+            )
+        ]
+        if obj.error_file:
+            links.append(
+                format_html(
+                    '<a href="{}">{}</a>',
+                    reverse("admin:orders_importjob_file", args=[obj.pk, "errors"]),
+                    gettext("refused rows (CSV)"),
+                )
+            )
+        return format_html_join(" · ", "{}", ((link,) for link in links))
+
+    @admin.display(description=_("first problems"))
+    def first_errors(self, obj):
+        if not obj.errors:
+            return "—"
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join(
+                "",
+                "<li><code>row {}: {}: {}</code></li>",
+                ((e.get("line"), e.get("column"), e.get("message")) for e in obj.errors),
+            ),
+        )

@@ -21,11 +21,13 @@ import io
 import logging
 import os
 import tempfile
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.files import File
+from django.core.files.base import ContentFile
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
 from django.db.models import Q
 from django.db.models.functions import Coalesce
@@ -34,13 +36,14 @@ from django.db.models.sql.constants import CURSOR
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from import_export.tmp_storages import BaseStorage
 
 from merchants.errors import DomainError
 from merchants.models import Store
 from merchants.queue import enqueue_after_commit
 from merchants.spreadsheets import SpreadsheetError, TableFile
 from orders.imports import DEFAULT_MAX_BYTES, ImportResult, OrderImportError, orders_import
-from orders.models import ImportJob, ImportJobEvent, ImportJobStatus
+from orders.models import ImportJob, ImportJobEvent, ImportJobStatus, private_file_storage
 
 logger = logging.getLogger(__name__)
 
@@ -122,6 +125,18 @@ def _pending_twin(*, store: Store, sha256: str, options: ImportOptions) -> Impor
     ).first()
 
 
+def import_upload_check(upload) -> None:
+    """Refuse (ImportUploadRefused) a file over ORDER_IMPORT_MAX_BYTES, or one that is not a CSV/XLSX table.
+
+    The shared reader's own checks: the size first (without reading), then type and encoding from the first
+    megabyte. The rows are checked by the import itself.
+    """
+    try:
+        TableFile(upload, max_bytes=import_max_bytes())
+    except SpreadsheetError as error:
+        raise ImportUploadRefused(*error.messages) from error
+
+
 def import_job_create(*, store: Store, actor, upload, options: ImportOptions) -> ImportJob:
     """Check and store an uploaded order file, record its job and queue it (after the commit).
 
@@ -130,12 +145,7 @@ def import_job_create(*, store: Store, actor, upload, options: ImportOptions) ->
     one that is not a CSV/XLSX table. The same file with the same options while its job is still queued or
     running gives that job back instead of a second one.
     """
-    try:
-        # The shared reader's own checks: the size limit first (without reading), then type and encoding
-        # from the first megabyte.
-        TableFile(upload, max_bytes=import_max_bytes())
-    except SpreadsheetError as error:
-        raise ImportUploadRefused(*error.messages) from error
+    import_upload_check(upload)
     sha256 = _digest(upload)
     twin = _pending_twin(store=store, sha256=sha256, options=options)
     if twin is not None:
@@ -339,6 +349,68 @@ def import_job_run(*, job_id: int, now: datetime | None = None) -> ImportJob | N
             errors_text.close()  # closes the file under it too
 
 
+# --- The admin's preview file, kept between its preview and confirm steps -----------------------------------
+
+
+class ImportPreviewStorage(BaseStorage):
+    """import-export's temporary storage for the admin import (`tmp_storage_class`), private and streamed:
+    the file goes to MEDIA_ROOT/imports/preview/ under a random name, chunk by chunk (import-export's own
+    storages hold the whole file in memory). Files never confirmed are removed by the catch-up check."""
+
+    folder = "imports/preview"
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.storage = private_file_storage()
+
+    def get_full_path(self) -> str:
+        return f"{self.folder}/{os.path.basename(self.name)}"
+
+    def save_upload(self, upload) -> None:
+        suffix = ".xlsx" if (upload.name or "").lower().endswith(".xlsx") else ".csv"
+        upload.seek(0)
+        self.name = uuid.uuid4().hex + suffix
+        self.storage.save(self.get_full_path(), upload)
+
+    def save(self, data) -> None:
+        self.name = self.name or uuid.uuid4().hex + ".csv"
+        self.storage.save(self.get_full_path(), ContentFile(data))
+
+    def exists(self) -> bool:
+        return bool(self.name) and self.storage.exists(self.get_full_path())
+
+    def open(self):
+        return self.storage.open(self.get_full_path(), "rb")
+
+    def path(self) -> str:
+        return self.storage.path(self.get_full_path())
+
+    def read(self):
+        with self.open() as handle:
+            return handle.read()
+
+    def remove(self) -> None:
+        self.storage.delete(self.get_full_path())
+
+
+PREVIEW_KEPT = timedelta(days=1)
+
+
+def _preview_files_remove(*, now: datetime) -> int:
+    storage = private_file_storage()
+    try:
+        _dirs, names = storage.listdir(ImportPreviewStorage.folder)
+    except FileNotFoundError:
+        return 0
+    removed = 0
+    for name in names:
+        path = f"{ImportPreviewStorage.folder}/{name}"
+        if storage.get_modified_time(path) < now - PREVIEW_KEPT:
+            storage.delete(path)
+            removed += 1
+    return removed
+
+
 # --- The scheduled catch-up -----------------------------------------------------------------------------
 
 
@@ -373,4 +445,5 @@ def import_jobs_catch_up_check(*, now: datetime | None = None, batch: int = CATC
         "imported are recognised and skipped."
     )
     failed = sum(1 for job_id in stale if _job_fail(job_id, message=message, now=now) is not None)
+    _preview_files_remove(now=now)
     return CatchUpResult(ran=ran, failed_stale=failed)
