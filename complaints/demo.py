@@ -1,7 +1,8 @@
 """Demo complaints and buyer contacts for `seed_demo`: on DEMO-001 and DEMO-002, complaints in every state
 (open ones, one from a regulator, one awaiting the seller, one upheld, one dismissed) and three unconnected
-calls that the lost-contact check turns into a violation. Idempotent: each demo complaint is found again by
-its statement, each call by its call-system id."""
+calls that the lost-contact check turns into a violation; a rejected appeal on DEMO-001 and a pending one on
+DEMO-002. Idempotent: each demo complaint is found again by its statement, each call by its call-system id,
+each appeal by its violation."""
 
 from __future__ import annotations
 
@@ -10,8 +11,12 @@ from datetime import datetime, timedelta
 from django.db.models import Q
 
 from complaints.checks import lost_contact_check
-from complaints.models import CallAttempt, Complaint, ComplaintKind, ComplaintSource, NotAsDescribed
+from complaints.models import Appeal, CallAttempt, Complaint, ComplaintKind, ComplaintSource, NotAsDescribed
+from complaints.selectors import appeal_chance_for
 from complaints.services import (
+    appeal_reject,
+    appeal_review_start,
+    appeal_submit,
     call_attempt_record,
     complaint_dismiss,
     complaint_open,
@@ -20,7 +25,7 @@ from complaints.services import (
     complaint_start_review,
     complaint_uphold,
 )
-from merchants.models import Membership, Store
+from merchants.models import Membership, Store, Violation, ViolationStatus
 from orders.models import Order, OrderStatus
 
 # store, kind, sub-kind, source, which delivered order (newest first; None: no order), hours ago, what
@@ -214,8 +219,75 @@ def seed_complaints(*, stores: dict[str, Store], now: datetime, reviewer) -> dic
                 now=now,
             )
             calls += 1
+    lost_contact = str(lost_contact_check(now=now))
     return {
         "complaints": f"complaints={made}",
         "calls": f"calls={calls}",
-        "lost_contact": str(lost_contact_check(now=now)),
+        "lost_contact": lost_contact,
+        "appeals": f"appeals={_seed_appeals(stores=stores, now=now, reviewer=reviewer)}",
     }
+
+
+def _seed_appeals(*, stores: dict[str, Store], now: datetime, reviewer) -> int:
+    """A rejected appeal on DEMO-001 (against the violation of its upheld complaint: the owner may still file
+    the second) and a pending one on DEMO-002 (against its newest violation still open to appeal). A
+    violation that already has an appeal is left alone. Returns how many appeals were filed."""
+    made = 0
+    store = stores.get("DEMO-001")
+    violation = (
+        Violation.objects.filter(store=store, cause_kind="complaint", status=ViolationStatus.ACTIVE)
+        .select_related("store")
+        .order_by("-occurred_at", "-pk")
+        .first()
+        if store
+        else None
+    )
+    owner = _store_member(store, "owner") if store else None
+    if violation is not None and owner is not None and not violation.appeals.exists():
+        filed_at = violation.occurred_at + timedelta(hours=24)
+        if (
+            appeal_chance_for(violation=violation, now=filed_at).allowed
+            and filed_at + timedelta(hours=48) < now
+        ):
+            appeal = appeal_submit(
+                violation=violation,
+                actor=owner,
+                statement="Our packing station photographs every gift set before sealing: the photo shows both "
+                "face cloths in the box.",
+                files=[_DemoUpload("packing-station.jpg", DEMO_PHOTO)],
+                now=filed_at,
+            )
+            appeal_review_start(appeal=appeal, actor=reviewer, now=filed_at + timedelta(hours=22))
+            appeal_reject(
+                appeal=appeal,
+                actor=reviewer,
+                reason="The photo has no date or order number; the pickup weight still matches an incomplete set.",
+                now=filed_at + timedelta(hours=46),
+            )
+            made += 1
+
+    store = stores.get("DEMO-002")
+    owner = _store_member(store, "owner") if store else None
+    if store is not None and owner is not None and not Appeal.objects.filter(store=store).exists():
+        candidates = Violation.objects.filter(store=store, status=ViolationStatus.ACTIVE).select_related(
+            "store", "violation_type"
+        )
+        # The serum violation of seed_compliance first (the statement is about it), else the newest.
+        for violation in [
+            *candidates.filter(violation_type__code="not_as_described").order_by("-occurred_at", "-pk")[:5],
+            *candidates.order_by("-occurred_at", "-pk")[:5],
+        ]:
+            filed_at = max(violation.occurred_at + (now - violation.occurred_at) / 2, now - timedelta(days=1))
+            if not appeal_chance_for(violation=violation, now=filed_at).allowed:
+                continue
+            appeal_submit(
+                violation=violation,
+                actor=owner,
+                statement="The buyer's photo shows a 15 ml trial bottle from a gift bundle, not the 30 ml serum "
+                "we shipped; our waybill lists the 30 ml item and its weight.",
+                files=[_DemoUpload("waybill.jpg", DEMO_PHOTO)],
+                now=filed_at,
+            )
+            made += 1
+            break
+    return made

@@ -1,10 +1,12 @@
+from datetime import timedelta
+
 import pytest
 from django.utils import timezone
 
 from complaints.demo import seed_complaints
-from complaints.models import CallAttempt, Complaint
+from complaints.models import Appeal, AppealEvidence, CallAttempt, Complaint
 from merchants.models import Violation
-from tests.complaints.factories import shipped_order
+from tests.complaints.factories import record_violation, shipped_order
 from tests.merchants.factories import MembershipFactory, StoreFactory
 
 pytestmark = pytest.mark.django_db
@@ -17,8 +19,15 @@ def test_seed_complaints_leaves_every_state_and_one_lost_contact_once(reviewer):
         for _ in range(11):
             shipped_order(store)
     now = timezone.now()
+    # seed_compliance's serum violation on DEMO-002, five days old
+    serum = record_violation(stores["DEMO-002"], "not_as_described", occurred_at=now - timedelta(days=5))
     summary = seed_complaints(stores=stores, now=now, reviewer=reviewer)
-    assert summary == {"complaints": "complaints=6", "calls": "calls=3", "lost_contact": "lost_contact=1"}
+    assert summary == {
+        "complaints": "complaints=6",
+        "calls": "calls=3",
+        "lost_contact": "lost_contact=1",
+        "appeals": "appeals=2",
+    }
     states = sorted(Complaint.objects.values_list("store__code", "status", "from_regulator"))
     assert states == [
         ("DEMO-001", "awaiting_seller", False),
@@ -28,8 +37,20 @@ def test_seed_complaints_leaves_every_state_and_one_lost_contact_once(reviewer):
         ("DEMO-002", "dismissed", False),
         ("DEMO-002", "open", False),
     ]
+    # A decided appeal (rejected: the second is still possible) and a pending one.
+    appeals = sorted(Appeal.objects.values_list("store__code", "number", "status", "violation__cause_kind"))
+    assert appeals == [("DEMO-001", 1, "rejected", "complaint"), ("DEMO-002", 1, "submitted", "manual")]
+    assert Appeal.objects.get(store__code="DEMO-002").violation == serum
+    assert Appeal.objects.get(store__code="DEMO-002").decide_by > now
+    assert AppealEvidence.objects.count() == 2
     again = seed_complaints(stores=stores, now=now, reviewer=reviewer)
-    assert again == {"complaints": "complaints=0", "calls": "calls=0", "lost_contact": "lost_contact=0"}
+    assert again == {
+        "complaints": "complaints=0",
+        "calls": "calls=0",
+        "lost_contact": "lost_contact=0",
+        "appeals": "appeals=0",
+    }
+    assert Appeal.objects.count() == 2
     assert Complaint.objects.count() == 6
     assert CallAttempt.objects.count() == 3
     assert Violation.objects.filter(violation_type__code="lost_contact").count() == 1
