@@ -873,6 +873,43 @@ class StoreAdmin(ServiceAddMixin, ObjectActionsMixin, admin.ModelAdmin):
         "time_zone",
     )
 
+    change_list_template = "admin/merchants/store/change_list.html"
+
+    def get_urls(self):
+        at_risk = path(
+            "at-risk/", self.admin_site.admin_view(self.at_risk_view), name="merchants_store_at_risk"
+        )
+        return [at_risk, *super().get_urls()]
+
+    def at_risk_view(self, request):
+        """Stores at risk: the lowest scores, points near a ladder threshold, deposit shortfalls; for staff
+        who may view stores. Each list capped, a fixed number of queries."""
+        from merchants.risk import stores_at_risk
+
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        risk = stores_at_risk()
+
+        def links(store_id: int) -> dict[str, str]:
+            return {
+                "store": reverse("admin:merchants_store_change", args=[store_id]),
+                "violations": _changelist_url(Violation, store__id__exact=store_id),
+                "deposit": _changelist_url(DepositAccount, store__id__exact=store_id),
+            }
+
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Stores at risk"),
+            "subtitle": None,
+            "opts": self.opts,
+            "risk": risk,
+            "lowest_scores": [(row, links(row.store_id)) for row in risk.lowest_scores],
+            "near_threshold": [(row, links(row.store.pk)) for row in risk.near_threshold],
+            "shortfalls": [(row, links(row.store_id)) for row in risk.shortfalls],
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/merchants/store/at_risk.html", context)
+
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return ()
