@@ -1,6 +1,10 @@
 """Forms of the seller's order desk: they parse input; the rules live in services and selectors."""
 
+import io
+
 from django import forms
+from django.core.files.uploadedfile import UploadedFile
+from django.core.files.uploadhandler import FileUploadHandler
 from django.utils.translation import get_language, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
@@ -145,3 +149,38 @@ class OrderImportForm(forms.Form):
         ),
     )
     dry_run = forms.BooleanField(label=_("Check only, import nothing"), required=False)
+
+
+class OversizeUpload(UploadedFile):
+    """What the view gets in place of a file over the import limit: its name and real size, no content (the
+    size check refuses it before reading)."""
+
+    def __init__(self, name: str, size: int):
+        super().__init__(io.BytesIO(b""), name=name, content_type="application/octet-stream", size=size)
+
+
+class ImportUploadLimitHandler(FileUploadHandler):
+    """First upload handler of the import page: a request larger than the import limit has its file counted,
+    never kept, so a 200 MB upload fills neither memory nor a temporary file before it is refused."""
+
+    MARGIN = 64 * 1024  # the form's other fields and the multipart boundaries
+
+    def __init__(self, request=None, *, limit: int):
+        super().__init__(request)
+        self.limit = limit
+        self.too_large = False
+        self.received = 0
+
+    def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None):
+        self.too_large = content_length > self.limit + self.MARGIN
+
+    def new_file(self, *args, **kwargs):
+        super().new_file(*args, **kwargs)
+        self.received = 0
+
+    def receive_data_chunk(self, raw_data, start):
+        self.received += len(raw_data)
+        return None if self.too_large else raw_data  # None: the later handlers never see the bytes
+
+    def file_complete(self, file_size):
+        return OversizeUpload(self.file_name, self.received) if self.too_large else None

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.files.uploadhandler import MemoryFileUploadHandler, TemporaryFileUploadHandler
 from django.db import connection, connections
 from django.urls import reverse
 from django.utils import timezone
@@ -381,6 +382,45 @@ def test_an_oversize_upload_is_refused_on_the_page_and_nothing_is_stored(
         "The file is 2.0 MB; the limit is 1 MB. Split it into smaller files."
     ]
     assert (ImportJob.objects.count(), Order.objects.count(), stored_files(media_root)) == (0, 0, [])
+
+
+def test_an_oversize_upload_is_counted_not_kept_while_it_is_received(
+    seller_client, funded_store, listings, settings, django_capture_on_commit_callbacks, monkeypatch
+):
+    # Given a 1 MB limit and a 3 MB file
+    settings.ORDER_IMPORT_MAX_BYTES = 1024 * 1024
+    kept = []
+    original = TemporaryFileUploadHandler.receive_data_chunk
+
+    def receive(self, raw_data, start):
+        kept.append(len(raw_data))
+        return original(self, raw_data, start)
+
+    monkeypatch.setattr(TemporaryFileUploadHandler, "receive_data_chunk", receive)
+    monkeypatch.setattr(MemoryFileUploadHandler, "receive_data_chunk", receive)
+    data = tiktok_csv(GOOD_1) + b"\n" * (3 * 1024 * 1024)
+
+    response = post_file(seller_client, funded_store, data, django_capture_on_commit_callbacks)
+
+    # Then not one byte of it reached the handlers that keep files, and the message gives its real size
+    assert kept == []
+    assert response.status_code == 400
+    assert response.context["form"].errors["file"] == [
+        "The file is 3.0 MB; the limit is 1 MB. Split it into smaller files."
+    ]
+    assert ImportJob.objects.count() == 0
+
+
+def test_the_upload_still_needs_its_csrf_token(funded_store, owner, listings):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(owner)
+    response = client.post(
+        reverse("order-import", args=[funded_store.code]), {"file": upload(tiktok_csv(GOOD_1))}
+    )
+    assert response.status_code == 403
+    assert ImportJob.objects.count() == 0
 
 
 class _Huge:
