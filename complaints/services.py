@@ -53,7 +53,7 @@ from complaints.uploads import (
     read_upload,
 )
 from merchants.errors import ActionForbidden, DomainError, TransitionRefused
-from merchants.models import DepositEntry, Listing, Membership, Store, Violation
+from merchants.models import DepositEntry, Listing, Membership, Store, Violation, ViolationStatus
 from merchants.queue import enqueue_after_commit
 from merchants.roles import APPEAL_VIOLATIONS, RECORD_BUYER_CONTACTS, REPLY_COMPLAINTS, role_can
 from merchants.rules import money
@@ -959,12 +959,14 @@ def appeal_approve(*, appeal: Appeal, actor, reason: str, now: datetime | None =
     appeal, violation = _locked_appeal(appeal)
     _appeal_guard(appeal, "approve", actor=actor, what=_("approved"))
     before = appeal.status
-    violation_revoke(
-        violation=violation,
-        actor=actor,
-        reason=_("Appeal %(number)d approved: %(reason)s") % {"number": appeal.number, "reason": reason},
-        now=now,
-    )
+    # A reviewer may have revoked the violation directly meanwhile: its penalties are already back.
+    if violation.status != ViolationStatus.REVOKED:
+        violation_revoke(
+            violation=violation,
+            actor=actor,
+            reason=_("Appeal %(number)d approved: %(reason)s") % {"number": appeal.number, "reason": reason},
+            now=now,
+        )
     appeal.approve(at=now, by=actor, reason=reason)
     appeal.save(update_fields=["status", "decided_at", "decided_by", "decision_reason"])
     _appeal_event(
@@ -998,6 +1000,8 @@ def appeal_reject(*, appeal: Appeal, actor, reason: str, now: datetime | None = 
     reason = _reason(reason)
     appeal, violation = _locked_appeal(appeal)
     _appeal_guard(appeal, "reject", actor=actor, what=_("rejected"))
+    if violation.status == ViolationStatus.REVOKED:
+        raise TransitionRefused(_("The violation was revoked meanwhile; approve the appeal to close it."))
     before = appeal.status
     violation_appeal_close(
         violation=violation,

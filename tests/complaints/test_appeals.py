@@ -582,3 +582,21 @@ def test_a_refused_decision_queues_nothing(
     with django_capture_on_commit_callbacks() as callbacks, pytest.raises(ActionForbidden):
         appeal_approve(appeal=appeal, actor=owner, reason="mine")
     assert callbacks == []
+
+
+def test_a_violation_revoked_directly_meanwhile_is_not_revoked_twice(
+    funded_store, owner, reviewer, violation_factory, appeal_factory
+):
+    from merchants.services import violation_revoke
+
+    violation = violation_factory(funded_store, "lost_contact", occurred_at=OCCURRED)
+    appeal = appeal_factory(violation, owner, now=OCCURRED)
+    appeal_review_start(appeal=appeal, actor=reviewer)
+    violation_revoke(violation=violation, actor=reviewer, reason="Recorded by mistake")
+    with pytest.raises(TransitionRefused) as refusal:
+        appeal_reject(appeal=appeal, actor=reviewer, reason="No")
+    assert refusal.value.messages == ["The violation was revoked meanwhile; approve the appeal to close it."]
+    appeal_approve(appeal=appeal, actor=reviewer, reason="Revoked already")
+    assert Appeal.objects.get(pk=appeal.pk).status == "approved"
+    assert DepositEntry.objects.filter(account__store=funded_store, kind="reversal").count() == 1
+    assert deposit_balance(store=funded_store) == Decimal("2000.00")
