@@ -600,3 +600,44 @@ def test_a_violation_revoked_directly_meanwhile_is_not_revoked_twice(
     assert Appeal.objects.get(pk=appeal.pk).status == "approved"
     assert DepositEntry.objects.filter(account__store=funded_store, kind="reversal").count() == 1
     assert deposit_balance(store=funded_store) == Decimal("2000.00")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_owners_filing_at_once_make_one_appeal(media_files):
+    """The violation's row lock serialises them: the second finds the first open and is refused."""
+    import threading
+
+    from django.db import close_old_connections, connection
+
+    from tests.complaints.factories import file_appeal, record_violation
+    from tests.merchants.factories import StoreFactory
+
+    store = StoreFactory()
+    owners = [MembershipFactory(store=store, role="owner").user for _ in range(2)]
+    violation = record_violation(store, occurred_at=OCCURRED)
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def file(owner):
+        try:
+            barrier.wait(timeout=10)
+            file_appeal(violation, owner, now=OCCURRED + timedelta(days=1))
+            outcomes.append("filed")
+        except TransitionRefused as refusal:
+            outcomes.append(refusal.messages[0])
+        finally:
+            close_old_connections()
+            connection.close()
+
+    threads = [threading.Thread(target=file, args=(owner,)) for owner in owners]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == [
+        "Appeal 1 against this violation is still being decided; wait for its decision.",
+        "filed",
+    ]
+    assert Appeal.objects.count() == 1 and AppealEvidence.objects.count() == 1
+    assert media_files() == [Appeal.objects.get().evidence.get().file.name]
