@@ -2490,13 +2490,9 @@ def experience_score_check(*, now: datetime | None = None, day: date | None = No
     """Daily: each trading store's score for the last complete day (default time zone), over the window of
     days before it; set-based (one query per figure source for all stores), idempotent (one row per store
     and day: a store already scored is left alone), single-flight."""
-    from merchants.scoring import score_figures
-
     now = now or timezone.now()
     zone = timezone.get_default_timezone()
     day = day or timezone.localdate(now, zone) - timedelta(days=1)
-    end = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=zone)
-    start = end - timedelta(days=rule_int("score_window_days"))
     result = ScoreCheckResult(day=day)
     with single_flight("experience_score_check") as acquired:
         if not acquired:
@@ -2509,43 +2505,92 @@ def experience_score_check(*, now: datetime | None = None, day: date | None = No
         )
         if not stores:
             return result
-        rules = score_rules()
-        figures = score_figures(start=start, end=end)
-        behaviour = _behaviour_counts(start=start, end=end)
-        rows = []
-        for store_id in stores:
-            metrics = figures.get(store_id, {})
-            paid = int(metrics.get("paid_orders") or 0)
-            counts = behaviour.get(store_id, {})
-            parts = experience_score(
-                metrics={m: metrics.get(m) for m in SCORE_METRICS},
-                paid_orders=paid,
-                negative_service_events=counts.get("negative_service", 0),
-                fraudulent_dispatch_violations=counts.get("fraudulent_dispatch", 0),
-                rules=rules,
-            )
-            shown = {
-                k: (str(v) if isinstance(v, Decimal) else v) for k, v in metrics.items() if v is not None
-            }
-            rows.append(
-                (
-                    store_id,
-                    day,
-                    parts.score,
-                    parts.product,
-                    parts.logistics,
-                    parts.service,
-                    parts.deductions,
-                    parts.growth_stage,
-                    paid,
-                    shown,
-                    now,
-                )
-            )
+        rows = _score_rows(store_ids=stores, day=day, rules=score_rules(), now=now)
         with transaction.atomic():
             insert_rows(StoreScore, STORE_SCORE_COLUMNS, rows)
         result.scored = len(rows)
     return result
+
+
+def _score_rows(*, store_ids: list[int], day: date, rules: ScoreRules, now: datetime) -> list[tuple]:
+    """The score rows (STORE_SCORE_COLUMNS) of the given stores for a day, over the window before it."""
+    from merchants.scoring import score_figures
+
+    zone = timezone.get_default_timezone()
+    end = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=zone)
+    start = end - timedelta(days=rule_int("score_window_days"))
+    figures = score_figures(start=start, end=end)
+    behaviour = _behaviour_counts(start=start, end=end)
+    rows = []
+    for store_id in store_ids:
+        metrics = figures.get(store_id, {})
+        paid = int(metrics.get("paid_orders") or 0)
+        counts = behaviour.get(store_id, {})
+        parts = experience_score(
+            metrics={m: metrics.get(m) for m in SCORE_METRICS},
+            paid_orders=paid,
+            negative_service_events=counts.get("negative_service", 0),
+            fraudulent_dispatch_violations=counts.get("fraudulent_dispatch", 0),
+            rules=rules,
+        )
+        shown = {k: (str(v) if isinstance(v, Decimal) else v) for k, v in metrics.items() if v is not None}
+        rows.append(
+            (
+                store_id,
+                day,
+                parts.score,
+                parts.product,
+                parts.logistics,
+                parts.service,
+                parts.deductions,
+                parts.growth_stage,
+                paid,
+                shown,
+                now,
+            )
+        )
+    return rows
+
+
+def experience_score_backfill(
+    *, days: int, now: datetime | None = None, store_ids=None, every: int = 1
+) -> int:
+    """The score history of the `days` complete days before today, for each trading store (or the given
+    ones) from the day it opened, on the days it has no score yet: after a deployment, or for the demo.
+    With `every` > 1 only every so many days are scored, counting back from yesterday (which always is).
+    Each day costs one run of the figure sources for all stores (as the daily check); rows are written in
+    bulk. Idempotent; holds the daily check's lock. Returns the rows written."""
+    now = now or timezone.now()
+    today = timezone.localdate(now, timezone.get_default_timezone())
+    first_day = today - timedelta(days=days)
+    with single_flight("experience_score_check") as acquired:
+        if not acquired:
+            return 0
+        trading = Store.objects.filter(status__in=[StoreStatus.ACTIVE, StoreStatus.SUSPENDED])
+        if store_ids is not None:
+            trading = trading.filter(pk__in=store_ids)
+        opened = dict(trading.values_list("pk", "opened_on"))
+        scored = set(
+            StoreScore.objects.filter(store_id__in=opened, day__gte=first_day, day__lt=today).values_list(
+                "store_id", "day"
+            )
+        )
+        rules = score_rules()
+        rows = []
+        for back in range(days, 0, -1):
+            if (back - 1) % every:
+                continue
+            day = today - timedelta(days=back)
+            due = [
+                pk
+                for pk, opened_on in opened.items()
+                if (opened_on is None or opened_on <= day) and (pk, day) not in scored
+            ]
+            if due:
+                rows += _score_rows(store_ids=due, day=day, rules=rules, now=now)
+        with transaction.atomic():
+            insert_rows(StoreScore, STORE_SCORE_COLUMNS, rows)
+    return len(rows)
 
 
 STORE_SCORE_COLUMNS = (

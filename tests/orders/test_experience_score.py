@@ -90,3 +90,29 @@ def test_scoring_every_store_costs_the_same_queries_however_many(
         busy(store_factory(), 2)
     with django_assert_max_num_queries(few):
         assert experience_score_check().scored == 8
+
+
+def test_the_backfill_scores_each_day_since_the_store_opened_once(
+    store_factory, django_assert_max_num_queries
+):
+    from merchants.services import experience_score_backfill
+
+    old = store_factory(opened_on=timezone.localdate() - timedelta(days=100))
+    new = store_factory(opened_on=timezone.localdate() - timedelta(days=5))
+    busy(old, 2)
+    StoreScore.objects.create(
+        store=old, day=yesterday(), score=Decimal("88"), product=100, logistics=100, service=100
+    )  # already scored by the daily check: kept
+
+    assert experience_score_backfill(days=10) == 9 + 5
+    assert experience_score_backfill(days=10) == 0
+    days = sorted(StoreScore.objects.filter(store=new).values_list("day", flat=True))
+    assert days == [yesterday() - timedelta(days=n) for n in range(4, -1, -1)]
+    assert StoreScore.objects.get(store=old, day=yesterday()).score == Decimal("88.00")
+    assert StoreScore.objects.get(store=old, day=yesterday() - timedelta(days=1)).metrics["paid_orders"] == 2
+
+    StoreScore.objects.all().delete()
+    with django_assert_max_num_queries(
+        4 + 3 * 20
+    ):  # the stores, the days scored, the rules, 3 days of sources
+        assert experience_score_backfill(days=15, every=7) == 3 + 1  # yesterday, 8 and 15 days back; new: 1

@@ -103,6 +103,23 @@ def test_seed_demo_is_idempotent_and_the_logins_work(capsys):
 
     check_order_states(now)
     check_order_rules()
+    check_score_history(seller)
+
+
+def check_score_history(seller):
+    """90 days of scores on the stores open that long, from the day each opened; the dashboard draws them."""
+    from merchants.models import StoreScore
+
+    yesterday = timezone.localdate() - timedelta(days=1)
+    days = Counter(StoreScore.objects.filter(day__lte=yesterday).values_list("store__code", flat=True))
+    assert days["DEMO-001"] == days["DEMO-003"] == 90
+    opened = Store.objects.get(code="DEMO-002").opened_on
+    assert days["DEMO-002"] == (yesterday - opened).days + 1
+    assert len(set(StoreScore.objects.filter(store__code="DEMO-001").values_list("score", flat=True))) > 20
+    latest = StoreScore.objects.get(store__code="DEMO-001", day=yesterday)
+    assert {"late_dispatch_rate", "valid_tracking_rate", "complaint_rate"} <= set(latest.metrics)
+    page = seller.get("/s/DEMO-001/?days=90").content.decode()
+    assert 'id="chart-score"' in page and "<polyline" in page
 
 
 def test_seed_demo_refuses_without_debug():

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from complaints.demo import seed_complaints
 from inspections.demo import seed_inspections
-from merchants.demo import LOGINS_TEXT, seed_merchants
+from merchants.demo import LOGINS_TEXT, seed_merchants, seed_score_history
 from orders.demo import order_counts, seed_compliance, seed_orders
 
 
@@ -44,6 +44,8 @@ class Command(BaseCommand):
             inspections = seed_inspections(
                 stores=merchants["stores"], now=now, inspector=merchants["users"]["demo-inspector"]
             )
+            # Last: the score history reads every app's demo data.
+            scores = seed_score_history(stores=merchants["stores"], now=now)
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         counts = order_counts(list(added))
         for code, by_status in counts.items():
@@ -54,5 +56,6 @@ class Command(BaseCommand):
         for part, summary in complaints.items():
             self.stdout.write(f"  {part}: {summary}")
         self.stdout.write(f"  inspections: {inspections}")
+        self.stdout.write(f"  experience score: {scores}")
         self.stdout.write(f"  in {time.monotonic() - started:.1f} s")
         self.stdout.write(LOGINS_TEXT)
