@@ -764,3 +764,78 @@ def seed_compliance(*, stores: dict[str, Store], now: datetime, reviewer=None) -
             actor=reviewer,
         )
     return summaries
+
+
+# --- One finished order import on DEMO-001 (the import page's history and result) -----------------------
+
+DEMO_IMPORT_STORE = "DEMO-001"
+DEMO_IMPORT_FILE = "tiktok-shop-orders-last-week.csv"
+
+
+def _demo_import_file(store: Store) -> bytes:
+    """Our template with five orders the store already has (a re-upload: skipped) and one whose SKU the store
+    does not sell (refused, so the job has an error file)."""
+    import csv
+    import io
+
+    from orders.imports import order_import_template
+
+    header = order_import_template().splitlines()[0].split(",")
+    orders = (
+        Order.objects.filter(store=store, status=OrderStatus.PAID).prefetch_related("lines").order_by("-paid_at")[:5]
+    )
+    rows = []
+    for order in orders:
+        region = (order.recipient_region.split() + ["", "", ""])[:3]
+        for line in order.lines.all():
+            rows.append(
+                {
+                    "order_no": order.order_no,
+                    "status": "paid",
+                    "sku": line.sku,
+                    "title": line.title,
+                    "quantity": line.quantity,
+                    "unit_price": line.unit_price,
+                    "amount_paid": order.amount_paid,
+                    "paid_at": timezone.localtime(order.paid_at).strftime("%Y-%m-%d %H:%M:%S"),
+                    "recipient_name": order.recipient_name,
+                    "recipient_phone": order.recipient_phone,
+                    "province": region[0],
+                    "city": region[1],
+                    "district": region[2],
+                    "address": order.recipient_address,
+                    "fulfilment": order.fulfilment,
+                }
+            )
+    if rows:
+        rows.append({**rows[-1], "order_no": "IMP-DEMO-0001", "sku": "DISCONTINUED-01", "title": "Old towel"})
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=header, lineterminator="\r\n", restval="")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue().encode("utf-8")
+
+
+def seed_import_job(*, stores: dict[str, Store], actor=None):
+    """DEMO-001's finished import (through the import job, as the page makes them); once. Returns the job."""
+    from django.core.files.base import ContentFile
+
+    from orders.jobs import ImportOptions, import_job_create, import_job_run
+    from orders.models import ImportJob
+
+    store = stores.get(DEMO_IMPORT_STORE)
+    if store is None:
+        return None
+    existing = ImportJob.objects.filter(store=store, original_filename=DEMO_IMPORT_FILE).first()
+    if existing is not None:
+        return existing
+    data = _demo_import_file(store)
+    if not data.count(b"\n") > 1:
+        return None
+    job = import_job_create(
+        store=store,
+        actor=actor,
+        upload=ContentFile(data, name=DEMO_IMPORT_FILE),
+        options=ImportOptions(skip_invalid=True),
+    )
+    return import_job_run(job_id=job.pk) or ImportJob.objects.get(pk=job.pk)

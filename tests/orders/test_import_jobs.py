@@ -601,3 +601,32 @@ def test_progress_is_visible_to_another_connection_during_the_write(funded_store
     assert all(phase == "write" and orders_visible == 0 for phase, _done, orders_visible in seen_elsewhere)
     assert seen_elsewhere[-1][1] == len(data)
     assert ImportJob.objects.get(pk=job.pk).created == 2
+
+
+# --- The demo --------------------------------------------------------------------------------------
+
+
+def test_the_demo_seeds_one_finished_import_on_demo_001(media_root):
+    from merchants.demo import seed_merchants
+    from orders.demo import seed_import_job, seed_orders
+
+    now = timezone.now()
+    merchants = seed_merchants(now=now)
+    seed_orders(stores=merchants["stores"], now=now, platform_actor=merchants["users"]["admin"])
+    orders_before = Order.objects.count()
+
+    job = seed_import_job(stores=merchants["stores"], actor=merchants["users"]["demo-seller"])
+
+    assert (job.store.code, job.status, job.created, job.skipped, job.refused, job.error_count) == (
+        "DEMO-001",
+        ImportJobStatus.FINISHED,
+        0,
+        5,
+        1,
+        1,
+    )
+    assert job.errors[0]["column"] == "sku" and "DISCONTINUED-01" in job.errors[0]["message"]
+    assert job.error_file
+    assert Order.objects.count() == orders_before  # a re-upload: nothing new
+    assert seed_import_job(stores=merchants["stores"]).pk == job.pk
+    assert ImportJob.objects.count() == 1

@@ -10,7 +10,7 @@ from django.utils import timezone
 from complaints.demo import seed_complaints
 from inspections.demo import seed_inspections
 from merchants.demo import LOGINS_TEXT, seed_merchants, seed_score_history
-from orders.demo import order_counts, seed_compliance, seed_orders
+from orders.demo import order_counts, seed_compliance, seed_import_job, seed_orders
 
 
 class Command(BaseCommand):
@@ -44,6 +44,9 @@ class Command(BaseCommand):
             inspections = seed_inspections(
                 stores=merchants["stores"], now=now, inspector=merchants["users"]["demo-inspector"]
             )
+            import_job = seed_import_job(
+                stores=merchants["stores"], actor=merchants["users"].get("demo-seller")
+            )
             # Last: the score history reads every app's demo data.
             scores = seed_score_history(stores=merchants["stores"], now=now)
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
@@ -56,6 +59,11 @@ class Command(BaseCommand):
         for part, summary in complaints.items():
             self.stdout.write(f"  {part}: {summary}")
         self.stdout.write(f"  inspections: {inspections}")
+        if import_job is not None:
+            self.stdout.write(
+                f"  order import: {import_job.original_filename} {import_job.status}, {import_job.skipped} already "
+                f"imported, {import_job.refused} refused"
+            )
         self.stdout.write(f"  experience score: {scores}")
         self.stdout.write(f"  in {time.monotonic() - started:.1f} s")
         self.stdout.write(LOGINS_TEXT)
