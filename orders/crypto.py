@@ -1,11 +1,15 @@
 """Field encryption for buyer data (Fernet, key from FIELD_ENCRYPTION_KEY) and a keyed digest for equality."""
 
+import base64
 import hashlib
 import hmac
+import os
 import re
+import time
 from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
@@ -36,10 +40,51 @@ def decrypt(token: str) -> str:
         ) from exc
 
 
+_PADDING = [bytes([size]) * size for size in range(17)]
+
+
+class FieldCipher:
+    """Fernet tokens for many values at a time (a bulk import encrypts millions): the very format
+    `encrypt` writes and `decrypt` reads (version, time, a random IV per token, AES-128-CBC with PKCS7
+    padding, HMAC-SHA256), made with one AES context instead of a new Fernet context per value.
+
+    One CBC context chains each block to the previous ciphertext block; XOR-ing that block out of a token's
+    first plaintext block, and its own random IV in, makes every token exactly a CBC encryption under its
+    own IV, as Fernet's."""
+
+    def __init__(self, key: str):
+        _fernet(key)  # the same checks (and messages) as `encrypt`
+        raw = base64.urlsafe_b64decode(key.encode())
+        self._signing_key = raw[:16]
+        self._update = Cipher(algorithms.AES(raw[16:]), modes.CBC(bytes(16))).encryptor().update
+        self._chain = 0  # the context's last ciphertext block, as an integer (its IV to begin with)
+
+    def encrypt(self, texts: list[str]) -> list[str]:
+        ivs = os.urandom(16 * len(texts))
+        header = b"\x80" + int(time.time()).to_bytes(8, "big")
+        update, signing_key, chain = self._update, self._signing_key, self._chain
+        from_bytes, sign, encode = int.from_bytes, hmac.digest, base64.urlsafe_b64encode
+        tokens = []
+        for position, text in enumerate(texts):
+            data = text.encode()
+            data += _PADDING[16 - len(data) % 16]
+            iv = ivs[16 * position : 16 * position + 16]
+            first = from_bytes(data[:16], "big") ^ from_bytes(iv, "big") ^ chain
+            ciphertext = update(first.to_bytes(16, "big") + data[16:])
+            chain = from_bytes(ciphertext[-16:], "big")
+            body = header + iv + ciphertext
+            tokens.append(encode(body + sign(signing_key, body, "sha256")).decode())
+        self._chain = chain
+        return tokens
+
+
+_DIGEST_NOISE = re.compile(r"[\s,，。.·-]+")
+
+
 def digest(text: str) -> str:
     """A keyed digest of normalised text: equal addresses give equal digests, and nothing can be read back."""
-    normalised = re.sub(r"[\s,，。.·-]+", "", text).lower()
-    return hmac.new(settings.FIELD_ENCRYPTION_KEY.encode(), normalised.encode(), hashlib.sha256).hexdigest()
+    normalised = _DIGEST_NOISE.sub("", text).lower()
+    return hmac.digest(settings.FIELD_ENCRYPTION_KEY.encode(), normalised.encode(), hashlib.sha256).hex()
 
 
 class EncryptedTextField(models.TextField):

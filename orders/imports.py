@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from operator import itemgetter
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -35,15 +36,18 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from merchants.bulkwrite import insert_rows
+from merchants.bulkwrite import copy_escape as _copy_escape
+from merchants.bulkwrite import copy_text, insert_rows, reserve_ids
 from merchants.models import Listing, Store
+from merchants.selectors import banned_skus
 from merchants.spreadsheets import EncodingChanged, RowError, SpreadsheetError, TableFile
-from orders.crypto import digest, encrypt
+from orders.crypto import FieldCipher, digest
 from orders.models import Carrier, Fulfilment, Order, OrderEvent, OrderLine, OrderStatus, Shipment
 from orders.rules import FeeLine, order_dispatch_deadline, service_fee
 from orders.services import (
     OrderRules,
     RecipientData,
+    _store_time_text,
     normalise_tracking_no,
     tracking_problem,
 )
@@ -313,11 +317,19 @@ class Layout:
     def normalise(self, cells: list[str]) -> list[str]:
         """The row cut or padded to the header, plus the blank cell, each cell cleaned once."""
         width = len(self.header)
-        row = cells[:width] if len(cells) >= width else [*cells, *[""] * (width - len(cells))]
-        row.append("")
-        for i, cell in enumerate(row):
-            if cell and (cell[0] in _PROTECTED or cell[-1] in _PROTECTED):
-                row[i] = clean_cell(cell)
+        missing = width - len(cells)
+        if not missing:
+            row = [*cells, ""]
+        elif missing < 0:
+            row = [*cells[:width], ""]
+        else:
+            row = [*cells, *[""] * (missing + 1)]
+        # Cells come stripped (`TableFile`): only a row with one of these characters can hold a wrapped value.
+        joined = "".join(row)
+        if "=" in joined or "'" in joined or '"' in joined or "\t" in joined or "\xa0" in joined:
+            for i, cell in enumerate(row):
+                if cell and (cell[0] in _PROTECTED or cell[-1] in _PROTECTED):
+                    row[i] = clean_cell(cell)
         return row
 
 
@@ -454,12 +466,22 @@ _YMD = re.compile(r"(\d{4})([-/.])(\d{1,2})\2(\d{1,2})(?:[ T]+(\d{1,2}):(\d{2})(
 _MDY = re.compile(
     r"(\d{1,2})/(\d{1,2})/(\d{4})(?: +(\d{1,2}):(\d{2})(?::(\d{2}))?(?: *([AaPp])\.?[Mm]\.?)?)?"
 )
+_FIXED_TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", re.ASCII)
 TIME_FORMATS_HELP = "YYYY-MM-DD HH:MM:SS, YYYY/MM/DD HH:MM, MM/DD/YYYY HH:MM:SS AM"
 
 
 def parse_time(text: str, zone: ZoneInfo) -> datetime:
     """`YYYY-MM-DD HH:MM:SS`, `YYYY/MM/DD HH:MM` or `MM/DD/YYYY HH:MM:SS AM/PM` in the store's zone; an ISO
     time with an offset keeps it."""
+    if len(text) == 19 and _FIXED_TIME.fullmatch(text):
+        # `YYYY-MM-DD HH:MM:SS`, by far the most common: sliced rather than taken apart by groups.
+        try:
+            return datetime(
+                int(text[:4]), int(text[5:7]), int(text[8:10]), int(text[11:13]), int(text[14:16]),
+                int(text[17:]), tzinfo=zone,
+            )  # fmt: skip
+        except ValueError:
+            pass  # no such day or hour: refused below with the general message
     match = _YMD.fullmatch(text)
     try:
         if match:
@@ -523,6 +545,14 @@ _CHINA = {"", "china", "cn", "中国", "中国大陆", "mainland china", "prc"}
 def parse_phone(text: str, *, country: str = "") -> str:
     """A phone number as the buyer has it. Repairs what spreadsheets do: `8613812345678` (the `+` lost),
     `571 8888 8888` or `2188888888` (a mainland landline's leading 0 lost). Masked digits (`*`) are kept."""
+    if (
+        len(text) == 11
+        and text[0] == "1"
+        and text.isdigit()
+        and text.isascii()
+        and (country in _CHINA or country.strip().casefold() in _CHINA)
+    ):
+        return text  # a mainland mobile as written: what the repairs below would give
     if _SCIENTIFIC.fullmatch(text):
         raise CellProblem(
             _(
@@ -653,7 +683,19 @@ class RowParser:
         self.ix = {name: layout.position(name) for name in TIKTOK.columns | DOUYIN.columns | TEMPLATE.columns}
         self.names = {name: layout.column(name) for name in layout.index}
         self.statuses = layout.format.statuses
+        self._has_status = "status" in layout.index
         self._times: dict[str, datetime] = {}
+        # Values many lines share (statuses, prices, quantities, carriers), each read once per import.
+        self._status_of: dict[str, str] = {}
+        self._quantities: dict[str, int] = {}
+        self._amounts: dict[str, Decimal] = {}
+        self._carriers: dict[str, Carrier | None] = {}
+        self._fulfilments: dict[str, str] = {}
+        self._optional_times = {
+            name
+            for name in ("shipped_at", "delivered_at", "completed_at", "cancelled_at")
+            if name in layout.index
+        }
 
     def text(self, cells: list[str], name: str) -> str:
         return cells[self.ix[name]]
@@ -691,16 +733,16 @@ class RowParser:
             errors.append(RowError(line, names["order_no"], str(problem)))
 
         status_text = cells[ix["status"]]
-        if "status" not in self.layout.index or not status_text:
-            status = (
-                OrderStatus.PAID
-                if "status" not in self.layout.index or self.layout.format is TEMPLATE
-                else None
-            )
+        if not self._has_status or not status_text:
+            status = OrderStatus.PAID if not self._has_status or self.layout.format is TEMPLATE else None
             if status is None:
                 errors.append(RowError(line, names["status"], _("required")))
         else:
-            status = self.statuses.get(" ".join(status_text.split()).casefold())
+            status = self._status_of.get(status_text)
+            if status is None:
+                status = self.statuses.get(" ".join(status_text.split()).casefold())
+                if status is not None and len(self._status_of) < 1000:
+                    self._status_of[status_text] = status
             if status is None:
                 known = sorted({k for k, v in self.statuses.items() if v != UNPAID})
                 errors.append(
@@ -730,41 +772,45 @@ class RowParser:
                 )
             )
 
-        quantity = 0
-        try:
-            quantity = parse_quantity(cells[ix["quantity"]])
-        except CellProblem as problem:
-            errors.append(RowError(line, names["quantity"], str(problem)))
+        quantity_text = cells[ix["quantity"]]
+        quantity = self._quantities.get(quantity_text, 0)
+        if not quantity:
+            try:
+                quantity = parse_quantity(quantity_text)
+            except CellProblem as problem:
+                errors.append(RowError(line, names["quantity"], str(problem)))
+            else:
+                if len(self._quantities) < 1000:
+                    self._quantities[quantity_text] = quantity
 
         unit_price = amount_paid = Decimal(0)
+        amounts = self._amounts
         for name in ("unit_price", "amount_paid"):
             text = cells[ix[name]]
             if not text:
                 errors.append(RowError(line, names[name], _("required")))
                 continue
-            try:
-                value = parse_money(text)
-            except CellProblem as problem:
-                errors.append(RowError(line, names[name], str(problem)))
-                continue
+            value = amounts.get(text)
+            if value is None:
+                try:
+                    value = parse_money(text)
+                except CellProblem as problem:
+                    errors.append(RowError(line, names[name], str(problem)))
+                    continue
+                if len(amounts) > 100_000:
+                    amounts.clear()
+                amounts[text] = value
             if name == "unit_price":
                 unit_price = value
             else:
                 amount_paid = value
 
-        paid_at = self._time(cells, "paid_at", errors, line)
-        shipped_at = (
-            self._time(cells, "shipped_at", errors, line) if "shipped_at" in self.layout.index else None
-        )
-        delivered_at = (
-            self._time(cells, "delivered_at", errors, line) if "delivered_at" in self.layout.index else None
-        )
-        completed_at = (
-            self._time(cells, "completed_at", errors, line) if "completed_at" in self.layout.index else None
-        )
-        cancelled_at = (
-            self._time(cells, "cancelled_at", errors, line) if "cancelled_at" in self.layout.index else None
-        )
+        time, optional = self._time, self._optional_times
+        paid_at = time(cells, "paid_at", errors, line)
+        shipped_at = time(cells, "shipped_at", errors, line) if "shipped_at" in optional else None
+        delivered_at = time(cells, "delivered_at", errors, line) if "delivered_at" in optional else None
+        completed_at = time(cells, "completed_at", errors, line) if "completed_at" in optional else None
+        cancelled_at = time(cells, "cancelled_at", errors, line) if "cancelled_at" in optional else None
         if not paid_text:
             errors.append(RowError(line, names["paid_at"], _("required")))
 
@@ -790,11 +836,20 @@ class RowParser:
             errors.append(RowError(line, names["address"], _("required")))
 
         carrier = None
-        tracking_no = normalise_tracking_no(cells[ix["tracking_no"]])
+        tracking_text = cells[ix["tracking_no"]]
+        tracking_no = (
+            tracking_text.upper()
+            if tracking_text.isalnum() and tracking_text.isascii()
+            else normalise_tracking_no(tracking_text)
+        )
         carrier_text = cells[ix["carrier"]]
         ships = status in _STATUS_ORDER and status != OrderStatus.PAID
         if carrier_text:
-            carrier = find_carrier(carrier_text, self.context.carriers)
+            carrier = self._carriers.get(carrier_text, False)
+            if carrier is False:
+                carrier = find_carrier(carrier_text, self.context.carriers)
+                if len(self._carriers) < 1000:
+                    self._carriers[carrier_text] = carrier
             if carrier is None:
                 errors.append(
                     RowError(
@@ -835,12 +890,17 @@ class RowParser:
 
         if errors:
             return None, errors
-        fulfilment_text = cells[ix["fulfilment"]].casefold()
-        fulfilment = (
-            Fulfilment.PLATFORM
-            if fulfilment_text in ("platform", "fulfillment by tiktok", "fbt", "平台", "平台发货")
-            else Fulfilment.SELLER
-        )
+        fulfilment_text = cells[ix["fulfilment"]]
+        fulfilment = self._fulfilments.get(fulfilment_text)
+        if fulfilment is None:
+            fulfilment = (
+                Fulfilment.PLATFORM
+                if fulfilment_text.casefold()
+                in ("platform", "fulfillment by tiktok", "fbt", "平台", "平台发货")
+                else Fulfilment.SELLER
+            )
+            if len(self._fulfilments) < 1000:
+                self._fulfilments[fulfilment_text] = fulfilment
         title = cells[ix["title"]]
         variation = cells[ix["variation"]]
         if variation:
@@ -901,6 +961,16 @@ class OrderIndex:
         self._identity = (
             [pos("line_id")] if "line_id" in layout.index else [pos(n) for n in ("sku", "title", "variation")]
         )
+        self._getters = [  # each with the blank last cell, so that each gives a tuple
+            itemgetter(*self._recipient, -1),
+            itemgetter(self._paid, -1),
+            itemgetter(self._status, -1),
+            itemgetter(self._amount, -1),
+            itemgetter(*self._shipment, -1),
+            itemgetter(*self._identity, -1),
+        ]
+        self._identity_of = itemgetter(*self._identity, -1)
+        self._labels = None
         self.orders: dict[str, int] = {}
         self.repeated_lines: dict[int, int] = {}  # hash of (order, line identity) → its first line
 
@@ -908,17 +978,7 @@ class OrderIndex:
         return cells[self._order_no]
 
     def _fingerprints(self, cells: list[str]) -> list[int]:
-        def fp(indexes):
-            return hash(tuple(cells[i] for i in indexes)) & _MASK32
-
-        return [
-            fp(self._recipient),
-            fp([self._paid]),
-            fp([self._status]),
-            fp([self._amount]),
-            fp(self._shipment),
-            fp(self._identity),
-        ]
+        return [hash(get(cells)) & _MASK32 for get in self._getters]
 
     def add(self, line: int, cells: list[str]) -> None:
         """First pass: note the line under its order."""
@@ -931,7 +991,7 @@ class OrderIndex:
             self.orders[key] = packed
             return
         self.orders[key] = (packed & ~(_MASK32 << 32)) | (line << 32)
-        identity = hash((key, tuple(cells[i] for i in self._identity)))
+        identity = hash((key, self._identity_of(cells)))
         self.repeated_lines.setdefault(identity, line)
 
     def last_line(self, key: str) -> int:
@@ -947,7 +1007,7 @@ class OrderIndex:
         if first == line:
             return []
         column = self.layout.column
-        labels = {
+        labels = self._labels or {
             "recipient": (
                 column("name"),
                 _("recipient, phone or address differs from row %(first)d of the same order %(order_no)s"),
@@ -963,6 +1023,7 @@ class OrderIndex:
                 _("carrier or tracking number differs from row %(first)d of the same order %(order_no)s"),
             ),
         }
+        self._labels = labels
         errors = []
         fingerprints = self._fingerprints(cells)
         for position, name in enumerate(_GROUPS[:-1]):
@@ -973,7 +1034,7 @@ class OrderIndex:
         if fingerprints[-1] == (packed >> _shift(len(_GROUPS) - 1)) & _MASK32:
             duplicate_of = first
         else:
-            seen = self.repeated_lines.get(hash((key, tuple(cells[i] for i in self._identity))))
+            seen = self.repeated_lines.get(hash((key, self._identity_of(cells))))
             if seen is not None and seen < line:
                 duplicate_of = seen
         if duplicate_of is not None:
@@ -1058,27 +1119,21 @@ def _open_table(source, max_bytes: int | None) -> TableFile:
         raise OrderImportError(*error.messages) from error
 
 
-def _check_pass(
-    table: TableFile, context: ImportContext, result: ImportResult, progress
-) -> tuple[Layout, OrderIndex]:
-    """First pass: every row's own checks and its order's agreement; nothing kept but the index."""
+def _check_pass(table: TableFile, result: ImportResult, progress) -> tuple[Layout, OrderIndex]:
+    """First pass: which lines make each order, and fingerprints of each order's first line; every other
+    check is made once, by the second pass, which writes nothing that stays while any row is refused."""
     for _attempt in range(2):
         try:
             layout, rows = _data_rows(table)
-            parser = RowParser(layout, context)
             index = OrderIndex(layout)
-            result.lines = result.error_count = 0
-            result.errors = []
+            add, normalise = index.add, layout.normalise
+            lines = 0
             for line, cells in rows:
-                result.lines += 1
-                row = layout.normalise(cells)
-                index.add(line, row)
-                _parsed, errors = parser.parse(line, row)
-                group_errors = index.problems(line, row)
-                if errors or group_errors:
-                    result.add_errors(errors + group_errors)
-                if progress and result.lines % PROGRESS_EVERY == 0:
+                lines += 1
+                add(line, normalise(cells))
+                if progress and lines % PROGRESS_EVERY == 0:
                     progress(phase="check", done=table.done, total=table.total)
+            result.lines = lines
             break
         except EncodingChanged:
             continue
@@ -1129,21 +1184,18 @@ def orders_import(
     table = _open_table(source, max_bytes)
     context = ImportContext.for_store(store, now=now)
     result = ImportResult(dry_run=dry_run)
-    layout, index = _check_pass(table, context, result, progress)
-    if result.error_count and not skip_invalid:
-        return result
+    layout, index = _check_pass(table, result, progress)
     writer = _Writer(
         store=store,
         layout=layout,
         context=context,
         result=result,
         update_existing=update_existing,
+        skip_invalid=skip_invalid,
         dry_run=dry_run,
         errors_out=errors_out,
         actor=actor,
     )
-    result.error_count = 0
-    result.errors = []
     with transaction.atomic():
         _lock_store_imports(store)
         try:
@@ -1151,9 +1203,11 @@ def orders_import(
         except SpreadsheetError as error:  # the file changed or broke between the passes
             raise OrderImportError(*error.messages) from error
         if result.error_count and not skip_invalid:
-            # Found only in the second pass (an existing order the file would move backwards): nothing stays.
+            # Nothing stays: what was written before the first refused row goes with the rest.
             transaction.set_rollback(True)
             result.created = result.updated = 0
+            if writer.refused_row:  # refused rows stop the import: it counts no orders, as one that stopped
+                result.skipped = result.unpaid = result.refused = result.refused_lines = 0
         elif dry_run:
             transaction.set_rollback(True)
         else:
@@ -1190,53 +1244,92 @@ SHIPMENT_COLUMNS = (
 
 
 class _Writer:
-    def __init__(self, *, store, layout, context, result, update_existing, dry_run, errors_out, actor):
+    """The second pass: reads every row again, checks it fully (`RowParser`, `OrderIndex.problems`), holds
+    each order until its last line and writes complete orders a chunk at a time.
+
+    Without `skip_invalid`, the first refused row stops the writing (the transaction is rolled back at the
+    end) and the pass goes on only to report every row's errors, in file order. Errors found only when an
+    order meets the database (a banned product, an existing order the file would move backwards) are
+    reported when no row was refused, as they were found; with `skip_invalid`, a refused order's errors are
+    reported, and its lines written to the error file, when the order is complete.
+    """
+
+    def __init__(
+        self, *, store, layout, context, result, update_existing, skip_invalid, dry_run, errors_out, actor
+    ):
         self.store = store
         self.layout = layout
         self.context = context
         self.result = result
         self.update_existing = update_existing
+        self.skip_invalid = skip_invalid
         self.dry_run = dry_run
         self.actor = actor
         self.actor_id = actor.pk if actor is not None else None
         self.rules = OrderRules.current()
+        self.banned = banned_skus(store=store, now=context.now)
         self._fees: dict = {}
-        self.encrypt_here = connection.vendor == "postgresql"  # COPY skips the field's own encryption
+        self.refused_row = False  # without skip_invalid: a row was refused, nothing more is written
+        self._order_errors: list[RowError] = []  # without skip_invalid: found when orders met the database
         self.errors_csv = None
         if errors_out is not None:
             self.errors_csv = csv.writer(errors_out, lineterminator="\r\n")
             self.errors_csv.writerow([*layout.header, "error"])
+        self.copy = connection.vendor == "postgresql"
+        if self.copy:
+            self._cipher = FieldCipher(settings.FIELD_ENCRYPTION_KEY)
+            self._created_at = str(context.now)
+            self._actor_text = "\\N" if self.actor_id is None else str(self.actor_id)
 
     def run(self, table: TableFile, index: OrderIndex, progress) -> None:
         layout, rows = _data_rows(table)
-        parser = RowParser(layout, self.context)
+        parse = RowParser(layout, self.context).parse
+        normalise, problems, last_line, key_at = (
+            layout.normalise,
+            index.problems,
+            index.last_line,
+            index._order_no,
+        )
+        skip_invalid = self.skip_invalid
         pending: dict[str, list[_PendingLine]] = {}
         ready: list[list[_PendingLine]] = []
         for done, (line, cells) in enumerate(rows, start=1):
-            row = layout.normalise(cells)
-            parsed, errors = parser.parse(line, row)
-            errors += index.problems(line, row)
-            key = index.key(row)
-            group = pending.get(key)
-            entry = _PendingLine(line, cells, parsed, errors)
-            if index.last_line(key) == line:
-                if group is None:
-                    ready.append([entry])
+            row = normalise(cells)
+            parsed, errors = parse(line, row)
+            group_errors = problems(line, row)
+            if group_errors:
+                errors += group_errors
+            if errors and not skip_invalid:
+                self.result.add_errors(errors)
+                if not self.refused_row:
+                    self.refused_row = True
+                    pending, ready = {}, []
+            if not self.refused_row:
+                key = row[key_at]
+                entry = _PendingLine(line, cells, parsed, errors)
+                if last_line(key) == line:
+                    group = pending.pop(key, None)
+                    if group is None:
+                        ready.append([entry])
+                    else:
+                        group.append(entry)
+                        ready.append(group)
+                    if len(ready) >= CHUNK_ORDERS:
+                        self.flush(ready)
+                        ready = []
                 else:
-                    group.append(entry)
-                    ready.append(pending.pop(key))
-                if len(ready) >= CHUNK_ORDERS:
-                    self.flush(ready)
-                    ready = []
-            elif group is None:
-                pending[key] = [entry]
-            else:
-                group.append(entry)
+                    group = pending.get(key)
+                    if group is None:
+                        pending[key] = [entry]
+                    else:
+                        group.append(entry)
             if progress and done % PROGRESS_EVERY == 0:
                 progress(phase="write", done=table.done, total=table.total)
-        for group in pending.values():  # only when the file changed between the passes
-            ready.append(group)
-        self.flush(ready)
+        if not self.refused_row:
+            ready.extend(pending.values())  # only when the file changed between the passes
+            self.flush(ready)
+            if self._order_errors:
+                self.result.add_errors(self._order_errors)
         if progress:
             progress(phase="write", done=table.total, total=table.total)
 
@@ -1247,6 +1340,9 @@ class _Writer:
         result.refused += 1
         result.refused_lines += len(group)
         errors = [e for entry in group for e in entry.errors] + list(extra)
+        if not self.skip_invalid:
+            self._order_errors.extend(errors)
+            return
         result.add_errors(errors)
         if self.errors_csv is None:
             return
@@ -1263,32 +1359,71 @@ class _Writer:
     def flush(self, groups: list[list[_PendingLine]]) -> None:
         candidates = []
         for group in groups:
-            if any(entry.errors for entry in group):
+            if len(group) == 1:
+                entry = group[0]
+                if entry.errors:
+                    self.refuse(group)
+                    continue
+            elif any(entry.errors for entry in group):
                 self.refuse(group)
                 continue
-            head = group[0].parsed
-            if head is UNPAID_LINE:
+            if group[0].parsed is UNPAID_LINE:
                 self.result.unpaid += 1
                 continue
             candidates.append(group)
         if not candidates:
             return
-        existing = {
-            order.order_no: order
-            for order in Order.objects.filter(
-                store=self.store, order_no__in=[group[0].parsed.order_no for group in candidates]
-            )
-        }
-        new_groups = []
-        for group in candidates:
-            order = existing.get(group[0].parsed.order_no)
-            if order is None:
-                new_groups.append(group)
-            elif self.update_existing:
-                self.update(order, group)
+        existing = self._existing([group[0].parsed.order_no for group in candidates])
+        new_groups = candidates
+        if existing:
+            new_groups = [group for group in candidates if group[0].parsed.order_no not in existing]
+            old_groups = [group for group in candidates if group[0].parsed.order_no in existing]
+            if not self.update_existing:
+                self.result.skipped += len(old_groups)
             else:
-                self.result.skipped += 1
+                orders = {
+                    order.order_no: order
+                    for order in Order.objects.filter(store=self.store, order_no__in=list(existing))
+                }
+                for group in old_groups:
+                    self.update(orders[group[0].parsed.order_no], group)
+        if self.banned:
+            new_groups = [group for group in new_groups if not self._refuse_banned(group)]
         self.create(new_groups)
+
+    def _existing(self, order_nos: list[str]) -> set[str]:
+        """Which of these orders the store has already."""
+        if not self.copy:
+            return set(
+                Order.objects.filter(store=self.store, order_no__in=order_nos).values_list(
+                    "order_no", flat=True
+                )
+            )
+        with connection.cursor() as cursor:  # one array parameter rather than thousands of them
+            cursor.execute(
+                "SELECT order_no FROM orders_order WHERE store_id = %s AND order_no = ANY(%s)",
+                [self.store.pk, order_nos],
+            )
+            return {order_no for (order_no,) in cursor.fetchall()}
+
+    def _refuse_banned(self, group: list[_PendingLine]) -> bool:
+        """A product banned from sale takes no new order, as `order_create` refuses it."""
+        errors = [
+            RowError(
+                entry.line,
+                self.layout.column("sku"),
+                _("Product %(sku)s is banned from sale until %(until)s (late dispatch).")
+                % {
+                    "sku": entry.parsed.sku,
+                    "until": _store_time_text(self.banned[entry.parsed.sku], self.store),
+                },
+            )
+            for entry in group
+            if entry.parsed.sku in self.banned
+        ]
+        if errors:
+            self.refuse(group, errors)
+        return bool(errors)
 
     def create(self, groups: list[list[_PendingLine]]) -> None:
         """New orders as rows, with the arithmetic of `order_build` (the same `orders.rules` functions:
@@ -1299,25 +1434,34 @@ class _Writer:
             return
         built = []
         fmt = self.layout.format.code
+        imported = {"imported": fmt}  # one object for every event that carries nothing else
         zone = self.context.zone
         opened_on = self.store.opened_on
+        cutoff = self.rules.same_day_cutoff_hour
+        store_id = self.store.pk
+        created_at = self.context.now
         for group in groups:
             head = group[0].parsed
-            parsed = [entry.parsed for entry in group]
+            if len(group) == 1:
+                parsed = [head]
+                listing = head.listing
+                promises = [listing.promised_dispatch]
+                rates = (listing.category.service_fee_rate,)
+            else:
+                parsed = [entry.parsed for entry in group]
+                promises = [p.listing.promised_dispatch for p in parsed]
+                rates = tuple(p.listing.category.service_fee_rate for p in parsed)
+            paid_at = head.paid_at
             deadline = order_dispatch_deadline(
-                paid_at=head.paid_at,
-                promises=[p.listing.promised_dispatch for p in parsed],
-                zone=zone,
-                same_day_cutoff_hour=self.rules.same_day_cutoff_hour,
+                paid_at=paid_at, promises=promises, zone=zone, same_day_cutoff_hour=cutoff
             )
-            rates = tuple(p.listing.category.service_fee_rate for p in parsed)
-            age = (head.paid_at.astimezone(zone).date() - opened_on).days if opened_on else None
+            age = (paid_at.astimezone(zone).date() - opened_on).days if opened_on else None
             fee = self._fee(
                 head.amount_paid,
                 tuple((p.unit_price * p.quantity, r) for p, r in zip(parsed, rates, strict=True)),
                 age,
             )
-            status, times, events, shipment = _timeline(head, fmt)
+            status, times, events, shipment = _timeline(head, fmt, imported)
             events.insert(
                 0,
                 (
@@ -1326,14 +1470,14 @@ class _Writer:
                     OrderStatus.PAID,
                     "",
                     {"deadline": deadline.isoformat(), "fee": str(fee), "imported": fmt},
-                    head.paid_at,
+                    paid_at,
                 ),
             )
             recipient = head.recipient
             order_row = (
-                self.store.pk, head.order_no, status, head.fulfilment, False, head.amount_paid, fee, head.paid_at,
+                store_id, head.order_no, status, head.fulfilment, False, head.amount_paid, fee, paid_at,
                 deadline, *times, recipient.name, recipient.phone, recipient.region, recipient.address,
-                digest(f"{recipient.region} {recipient.address}"), head.buyer_message, self.context.now,
+                digest(f"{recipient.region} {recipient.address}"), head.buyer_message, created_at,
             )  # fmt: skip
             lines = [
                 (p.listing.pk, p.sku, p.title, p.quantity, p.unit_price, p.listing.promised_dispatch, rate)
@@ -1343,7 +1487,10 @@ class _Writer:
         self.result.created += len(built)
         if self.dry_run:
             return
-        self._insert(built)
+        if self.copy:
+            self._copy(built, imported)
+        else:
+            self._insert(built)
 
     def _fee(self, amount_paid: Decimal, lines: tuple, age: int | None) -> Decimal:
         key = (amount_paid, lines, age)
@@ -1492,14 +1639,8 @@ class _Writer:
         )
 
     def _insert(self, built) -> None:
-        order_rows = [order_row for order_row, _lines, _events, _shipment in built]
-        if self.encrypt_here:  # COPY does not go through the fields: encrypt as EncryptedTextField would
-            first = ORDER_COLUMNS.index("recipient_name")
-            order_rows = [
-                (*row[:first], *[encrypt(value) for value in row[first : first + 4]], *row[first + 4 :])
-                for row in order_rows
-            ]
-        ids = _insert_returning_ids(Order, ORDER_COLUMNS, order_rows)
+        """Elsewhere than PostgreSQL (the tests' SQLite): through the models' fields, which encrypt."""
+        ids = _insert_returning_ids(Order, ORDER_COLUMNS, [order_row for order_row, *_rest in built])
         line_rows, event_rows, shipment_rows = [], [], []
         actor_id = self.actor_id
         for order_id, (order_row, lines, events, shipment) in zip(ids, built, strict=True):
@@ -1513,12 +1654,65 @@ class _Writer:
                 shipment_rows.append(
                     (order_id, carrier_id, tracking_no, order_row[17], at, picked_up, "", "", actor_id)
                 )
-        _copy_rows(OrderLine, LINE_COLUMNS, line_rows)
-        _copy_rows(OrderEvent, EVENT_COLUMNS, event_rows)
-        _copy_rows(Shipment, SHIPMENT_COLUMNS, shipment_rows)
+        insert_rows(OrderLine, LINE_COLUMNS, line_rows)
+        insert_rows(OrderEvent, EVENT_COLUMNS, event_rows)
+        insert_rows(Shipment, SHIPMENT_COLUMNS, shipment_rows)
+
+    def _copy(self, built, imported: dict) -> None:
+        """On PostgreSQL: the chunk's rows as COPY text, one COPY per table. The recipient's four fields are
+        encrypted here, as the model's EncryptedTextField would (COPY does not go through the fields)."""
+        first = ORDER_COLUMNS.index("recipient_name")
+        clear = [value for order_row, *_rest in built for value in order_row[first : first + 4]]
+        sealed = self._cipher.encrypt(clear)
+        ids = reserve_ids(Order, len(built))
+        created_at, actor = self._created_at, self._actor_text
+        imported_json = _copy_escape(json.dumps(imported, ensure_ascii=False))
+        orders, lines, events, shipments = [], [], [], []
+        for position, (order_id, (row, order_lines, order_events, shipment)) in enumerate(
+            zip(ids, built, strict=True)
+        ):
+            name, phone, region, address = sealed[4 * position : 4 * position + 4]
+            (
+                store_id, order_no, status, fulfilment, _advertising, amount_paid, fee, paid_at, deadline,
+                dispatched_at, delivered_at, completed_at, closed_at, *_clear, address_digest, buyer_message,
+                _created,
+            ) = row  # fmt: skip
+            orders.append(
+                f"{order_id}\t{store_id}\t{_copy_escape(order_no)}\t{status}\t{fulfilment}\tf\t{amount_paid}\t"
+                f"{fee}\t{paid_at}\t{deadline}\t{_copy_time(dispatched_at)}\t{_copy_time(delivered_at)}\t"
+                f"{_copy_time(completed_at)}\t{_copy_time(closed_at)}\t{name}\t{phone}\t{region}\t{address}\t"
+                f"{address_digest}\t{_copy_escape(buyer_message)}\t{created_at}\n"
+            )
+            for listing_id, sku, title, quantity, unit_price, promise, rate in order_lines:
+                lines.append(
+                    f"{order_id}\t{listing_id}\t{_copy_escape(sku)}\t{_copy_escape(title)}\t{quantity}\t"
+                    f"{unit_price}\t{promise}\t{rate}\n"
+                )
+            for kind, from_status, to_status, reason, data, at in order_events:
+                data_text = (
+                    imported_json if data is imported else _copy_escape(json.dumps(data, ensure_ascii=False))
+                )
+                events.append(
+                    f"{order_id}\t{kind}\t{from_status}\t{to_status}\t{_copy_escape(reason)}\t{data_text}\t"
+                    f"{actor}\t{at}\n"
+                )
+            if shipment is not None:
+                carrier_id, tracking_no, at, picked_up = shipment
+                shipments.append(
+                    f"{order_id}\t{carrier_id}\t{_copy_escape(tracking_no)}\t{address_digest}\t{at}\t"
+                    f"{_copy_time(picked_up)}\t\t\t{actor}\n"
+                )
+        copy_text(Order, ("id", *ORDER_COLUMNS), "".join(orders))
+        copy_text(OrderLine, LINE_COLUMNS, "".join(lines))
+        copy_text(OrderEvent, EVENT_COLUMNS, "".join(events))
+        copy_text(Shipment, SHIPMENT_COLUMNS, "".join(shipments))
 
 
-def _timeline(head: ParsedLine, fmt: str):
+def _copy_time(moment: datetime | None) -> str:
+    return "\\N" if moment is None else str(moment)
+
+
+def _timeline(head: ParsedLine, fmt: str, imported: dict):
     """A new order's path from payment to the file's status, as the model's transitions take it
     (paid → shipped → delivered → completed, or paid → cancelled): its status, its dispatched, delivered,
     completed and closed times, the event rows after "paid", and its shipment (carrier id, number, time,
@@ -1557,45 +1751,15 @@ def _timeline(head: ParsedLine, fmt: str):
     if rank >= 2:
         delivered = head.delivered_at or dispatched
         shipment[3] = dispatched
-        events.append(
-            ("delivered", OrderStatus.SHIPPED, OrderStatus.DELIVERED, "", {"imported": fmt}, delivered)
-        )
+        events.append(("delivered", OrderStatus.SHIPPED, OrderStatus.DELIVERED, "", imported, delivered))
     if rank >= 3:
         completed = head.completed_at or delivered
-        events.append(
-            ("completed", OrderStatus.DELIVERED, OrderStatus.COMPLETED, "", {"imported": fmt}, completed)
-        )
+        events.append(("completed", OrderStatus.DELIVERED, OrderStatus.COMPLETED, "", imported, completed))
     return target, (dispatched, delivered, completed, None), events, shipment
 
 
-def _copy_rows(model, columns, rows) -> None:
-    """COPY on PostgreSQL (JSON written as text), `insert_rows` (bulk_create) elsewhere."""
-    if not rows:
-        return
-    if connection.vendor != "postgresql":
-        insert_rows(model, columns, rows)
-        return
-    json_at = [i for i, c in enumerate(columns) if c == "data"]
-    names = ", ".join(connection.ops.quote_name(c) for c in columns)
-    with (
-        connection.cursor() as cursor,
-        cursor.cursor.copy(
-            f"COPY {connection.ops.quote_name(model._meta.db_table)} ({names}) FROM STDIN"
-        ) as copy,
-    ):
-        if json_at:
-            (at,) = json_at
-            for row in rows:
-                copy.write_row((*row[:at], json.dumps(row[at], ensure_ascii=False), *row[at + 1 :]))
-        else:
-            for row in rows:
-                copy.write_row(row)
-
-
 def _insert_returning_ids(model, columns, rows) -> list[int]:
-    """New rows' ids in row order: COPY on PostgreSQL (`insert_rows`), bulk_create elsewhere."""
-    if connection.vendor == "postgresql":
-        return insert_rows(model, columns, rows, return_ids=True)
+    """New rows' ids in row order, through bulk_create (not PostgreSQL, where `_Writer._copy` writes)."""
     objects = [model(**dict(zip([_attname(model, c) for c in columns], row, strict=True))) for row in rows]
     model._default_manager.bulk_create(objects, batch_size=500)
     return [obj.pk for obj in objects]

@@ -12,6 +12,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from openpyxl import Workbook
 
+from merchants.services import sanction_impose
 from orders.imports import (
     OrderImportError,
     order_import_template,
@@ -407,10 +408,26 @@ def test_times_are_read_in_the_time_zone_of_the_store(funded_store, listings):
     assert Order.objects.get().paid_at == datetime(2025, 3, 2, 6, 15, tzinfo=ZoneInfo("UTC"))
 
 
+def test_the_same_time_text_is_read_in_each_imports_own_zone(funded_store, listings):
+    # Times are remembered per import (many lines share one): a later import in another zone reads afresh.
+    run(funded_store, tiktok_csv(tiktok_row(**{"Order ID": "1", "Paid Time": "2025-03-01 10:15:00"})))
+    funded_store.time_zone = "America/Los_Angeles"
+    funded_store.save(update_fields=["time_zone"])
+
+    run(funded_store, tiktok_csv(tiktok_row(**{"Order ID": "2", "Paid Time": "2025-03-01 10:15:00"})))
+
+    paid = dict(Order.objects.values_list("order_no", "paid_at"))
+    assert paid == {
+        "1": datetime(2025, 3, 1, 2, 15, tzinfo=ZoneInfo("UTC")),
+        "2": datetime(2025, 3, 1, 18, 15, tzinfo=ZoneInfo("UTC")),
+    }
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [("2025-02-30 10:00:00", "2025-02-30 10:00:00 is not a time"), ("13/01/2025 10:00", "13/01/2025 10:00 is not a time"),
-     ("yesterday", "yesterday is not a time")],
+     ("yesterday", "yesterday is not a time"), ("2025-03-01 24:00:00", "2025-03-01 24:00:00 is not a time"),
+     ("2025-03-01 10:15: 0", "2025-03-01 10:15: 0 is not a time")],
 )  # fmt: skip
 def test_a_time_that_is_not_one_is_refused(funded_store, listings, text, message):
     result = run(funded_store, tiktok_csv(tiktok_row(**{"Paid Time": text})))
@@ -508,6 +525,59 @@ def test_lines_of_an_order_may_stand_apart_in_the_file(funded_store, listings):
 
     assert (result.orders, result.created, result.error_count) == (2, 2, 0)
     assert Order.objects.get(order_no="576461413038785752").lines.count() == 2
+
+
+def test_an_order_for_a_banned_product_is_refused_as_order_create_refuses_it(funded_store, listings):
+    # Given MUG-2 banned from sale for a week (late dispatch)
+    sanction_impose(
+        store=funded_store,
+        kind="product_ban",
+        listing=listings["MUG-2"],
+        reason="late",
+        starts_at=datetime(2025, 3, 9, 12, 0, tzinfo=SHANGHAI),
+        ends_at=datetime(2025, 3, 16, 12, 0, tzinfo=SHANGHAI),
+    )
+    data = tiktok_csv(
+        tiktok_row(),
+        tiktok_row(**{"Order ID": "2"}),
+        tiktok_row(**{"Order ID": "2", "Seller SKU": "MUG-2", "SKU ID": "2"}),
+    )
+
+    # When the file is imported, then the order with MUG-2 is refused, naming the SKU, and nothing is written
+    result = run(funded_store, data)
+
+    assert messages(result) == [
+        "row 4: Seller SKU: Product MUG-2 is banned from sale until 2025-03-16 12:00 (late dispatch)."
+    ]
+    assert (result.created, result.written) == (0, False)
+    assert state() == (0, 0, 0, 0)
+
+    # When it is imported skipping refused orders, then the other order goes in and order 2 is in the error file
+    errors_out = io.StringIO()
+    result = run(funded_store, data, skip_invalid=True, errors_out=errors_out)
+
+    assert (result.created, result.refused, result.refused_lines) == (1, 1, 2)
+    assert list(Order.objects.values_list("order_no", flat=True)) == ["576461413038785752"]
+    refused = list(csv.reader(io.StringIO(errors_out.getvalue())))[1:]
+    assert [(row[0], row[-1]) for row in refused] == [
+        ("2", "not imported: row 4 of the same order was refused"),
+        ("2", "Seller SKU: Product MUG-2 is banned from sale until 2025-03-16 12:00 (late dispatch)."),
+    ]
+
+
+def test_a_lifted_or_ended_ban_no_longer_refuses(funded_store, listings):
+    sanction_impose(
+        store=funded_store,
+        kind="product_ban",
+        listing=listings["MUG-2"],
+        reason="late",
+        starts_at=datetime(2025, 3, 1, 12, 0, tzinfo=SHANGHAI),
+        ends_at=datetime(2025, 3, 8, 12, 0, tzinfo=SHANGHAI),
+    )
+
+    result = run(funded_store, tiktok_csv(tiktok_row(**{"Seller SKU": "MUG-2"})))
+
+    assert (result.error_count, result.created) == (0, 1)
 
 
 # --- Orders the store already has ----------------------------------------------------------------------------

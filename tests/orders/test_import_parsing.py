@@ -8,9 +8,11 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from cryptography.fernet import Fernet
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from orders.crypto import FieldCipher, decrypt, encrypt
 from orders.imports import (
     CellProblem,
     OrderImportError,
@@ -54,6 +56,55 @@ def test_parse_time_formats_agree():
         assert parse_time(text, SHANGHAI) == expected
     assert parse_time("12/31/2025 12:00:00 AM", SHANGHAI) == datetime(2025, 12, 31, 0, 0, tzinfo=SHANGHAI)
     assert parse_time("2025-12-31T15:05:00+00:00", SHANGHAI) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2025-02-29 10:00:00",
+        "2025-13-01 10:00:00",
+        "2025-01-01 10:60:00",
+        "2025-01-01 1:00:00 ",
+        "2025-01-01_10:00:00",
+    ],
+)
+def test_parse_time_refuses_near_misses_of_the_common_format(text):
+    with pytest.raises(CellProblem, match="is not a time"):
+        parse_time(text, SHANGHAI)
+
+
+def test_parse_time_reads_the_common_format_in_the_given_zone():
+    los_angeles = ZoneInfo("America/Los_Angeles")
+    assert parse_time("2024-02-29 23:59:59", SHANGHAI) == datetime(2024, 2, 29, 23, 59, 59, tzinfo=SHANGHAI)
+    assert parse_time("2025-03-09 10:00:00", los_angeles).utcoffset().total_seconds() == -7 * 3600  # DST
+    assert parse_time("2025-03-08 10:00:00", los_angeles).utcoffset().total_seconds() == -8 * 3600
+
+
+def test_phones_as_mainland_mobiles_are_kept_as_written():
+    assert parse_phone("13812345678", country="China") == "13812345678"
+    assert parse_phone("13812345678", country="") == "13812345678"
+    assert parse_phone("13812345678", country="United States") == "13812345678"
+
+
+def test_the_field_cipher_writes_what_orders_crypto_and_fernet_read(settings):
+    texts = [
+        "",
+        "a",
+        "x" * 15,
+        "y" * 16,
+        "z" * 17,
+        "张三",
+        "浙江省 杭州市 西湖区 文三路 123 号 4 幢 501 室" * 3,
+    ]
+    cipher = FieldCipher(settings.FIELD_ENCRYPTION_KEY)
+
+    tokens = cipher.encrypt(texts) + cipher.encrypt(texts)  # the second batch goes on from the first
+
+    assert [decrypt(token) for token in tokens] == texts * 2
+    fernet = Fernet(settings.FIELD_ENCRYPTION_KEY.encode())
+    assert [fernet.decrypt(token.encode()).decode() for token in tokens] == texts * 2
+    assert len(set(tokens)) == len(tokens)  # a random IV per token: equal texts, different tokens
+    assert [len(token) for token in tokens[:7]] == [len(encrypt(text)) for text in texts]
 
 
 @pytest.mark.parametrize("text", ["6.91E+18", "6.91e18", "5.76461E+17"])
