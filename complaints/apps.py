@@ -8,7 +8,7 @@ class ComplaintsConfig(AppConfig):
     verbose_name = _("Complaints")
 
     def ready(self):
-        from complaints.checks import lost_contact_check
+        from complaints.checks import complaint_reply_deadline_check, lost_contact_check
         from complaints.fraud import fraudulent_dispatch_check
         from complaints.scoring import complaint_score_figures
         from complaints.todos import complaint_todos
@@ -19,6 +19,7 @@ class ComplaintsConfig(AppConfig):
 
         register_check("lost_contact", lambda now: str(lost_contact_check(now=now)))
         register_check("fraudulent_dispatch", lambda now: str(fraudulent_dispatch_check(now=now)))
+        register_check("complaint_reply_deadline", lambda now: str(complaint_reply_deadline_check(now=now)))
         register_score_source("complaints", complaint_score_figures)
         register_todo_source("complaints", complaint_todos)
         # The complaint permissions exist only after this app's post_migrate: give them to the groups then.

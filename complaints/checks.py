@@ -27,8 +27,11 @@ from django.db.models import (
 )
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
-from complaints.models import CallAttempt
+from complaints.models import CallAttempt, Complaint, ComplaintStatus
+from complaints.services import complaint_start_review
+from merchants.errors import DomainError
 from merchants.locks import single_flight
 from merchants.models import Violation
 from merchants.selectors import rule_decimals
@@ -131,4 +134,50 @@ def lost_contact_check(*, now: datetime | None = None) -> LostContactResult:
                 batch = []
         if batch:
             result.recorded += len(violations_record_many(type_code=TYPE_CODE, causes=batch, now=now))
+    return result
+
+
+# --- Reply deadlines ------------------------------------------------------------------------------------
+
+
+@dataclass
+class ReplyDeadlineResult:
+    moved: int = 0
+    skipped: bool = False
+
+    def __str__(self):
+        skipped = " (another run holds the lock)" if self.skipped else ""
+        return f"complaints_to_review={self.moved}{skipped}"
+
+
+REPLY_DEADLINE_BATCH = 500
+
+
+def complaint_reply_deadline_check(*, now: datetime | None = None) -> ReplyDeadlineResult:
+    """Complaints whose seller let the reply deadline pass go to review: the platform decides on what it has
+    (RULES §8). One transition per complaint through `complaint_start_review` (its event says why); a
+    complaint the seller answered meanwhile, or that a reviewer moved, is left alone by the service's guard.
+    Idempotent (a second run finds nothing awaiting the seller past its deadline) and single-flight."""
+    now = now or timezone.now()
+    result = ReplyDeadlineResult()
+    with single_flight("complaint_reply_deadline_check") as acquired:
+        if not acquired:
+            result.skipped = True
+            return result
+        overdue = list(
+            Complaint.objects.filter(status=ComplaintStatus.AWAITING_SELLER, reply_due_at__lt=now)
+            .order_by("reply_due_at", "pk")
+            .values_list("pk", flat=True)[:REPLY_DEADLINE_BATCH]
+        )
+        for complaint in Complaint.objects.filter(pk__in=overdue).order_by("reply_due_at", "pk"):
+            try:
+                complaint_start_review(
+                    complaint=complaint,
+                    actor=None,
+                    reason=gettext_noop("The seller did not reply by the deadline."),
+                    now=now,
+                )
+            except DomainError:  # replied or moved between the query and the lock
+                continue
+            result.moved += 1
     return result

@@ -21,6 +21,13 @@ def fraudulent_dispatch_check_task():
     logger.info("fraudulent dispatch check: %s", fraudulent_dispatch_check())
 
 
+@shared_task(name="complaints.tasks.complaint_reply_deadline_check")
+def complaint_reply_deadline_check_task():
+    from complaints.checks import complaint_reply_deadline_check
+
+    logger.info("complaint reply deadline check: %s", complaint_reply_deadline_check())
+
+
 @shared_task(name="complaints.tasks.notification_email", autoretry_for=(OSError,), max_retries=3)
 def notification_email_task(notification_id: int):
     from complaints.notify import notification_email_send

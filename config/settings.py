@@ -183,6 +183,10 @@ CELERY_BEAT_SCHEDULE: dict = {
     "import-jobs": {"task": "orders.tasks.import_jobs_catch_up_check", "schedule": 60.0},
     "lost-contact": {"task": "complaints.tasks.lost_contact_check", "schedule": 300.0},
     "fraudulent-dispatch": {"task": "complaints.tasks.fraudulent_dispatch_check", "schedule": 600.0},
+    "complaint-reply-deadline": {
+        "task": "complaints.tasks.complaint_reply_deadline_check",
+        "schedule": 300.0,
+    },
     # Daily, just after midnight in Asia/Shanghai (16:05 UTC); a store in a later time zone is caught the
     # next day. Both are idempotent, so a missed or repeated run changes nothing.
     "settlement-release": {

@@ -31,9 +31,11 @@ def test_queueing_with_the_broker_down_logs_the_task_and_does_not_raise(
     def import_job_run(job_id):  # pragma: no cover - never delivered
         raise AssertionError("the broker is down")
 
-    with caplog.at_level(logging.WARNING, logger="merchants.queue"):
-        with django_capture_on_commit_callbacks(execute=True) as callbacks:
-            enqueue_after_commit(import_job_run, 42)
+    with (
+        caplog.at_level(logging.WARNING, logger="merchants.queue"),
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+    ):
+        enqueue_after_commit(import_job_run, 42)
     assert len(callbacks) == 1
     assert "could not queue tests.import_job_run args=(42,) kwargs={}" in caplog.text
     assert "the scheduled checks will catch it up" in caplog.text
