@@ -62,7 +62,7 @@ def test_the_violations_page_costs_a_fixed_number_of_queries(
 ):
     client.force_login(owner)
     url = reverse("violations", args=[funded_store.code])
-    for n in range(12):
+    for _n in range(12):
         # late by 22 hours (one strike), and never picked up (tracking overdue)
         order = make_order(funded_store, paid_at=timezone.now() - timedelta(days=3), promise="24h")
         order_ship(
