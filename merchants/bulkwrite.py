@@ -68,38 +68,41 @@ def copy_escape(text: str) -> str:
     return text
 
 
-def reserve_ids(model: type[models.Model], count: int) -> list[int]:
-    """`count` new primary keys from the model's sequence (PostgreSQL), for rows written by `copy_text`."""
+def reserve_ids(model: type[models.Model], count: int, *, cursor=None) -> list[int]:
+    """`count` new primary keys from the model's sequence (PostgreSQL), for rows written by `copy_text`.
+    `cursor`: a psycopg cursor to use instead of the connection's (e.g. from a writing thread)."""
     if not count:
         return []
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-            [model._meta.db_table, model._meta.pk.column, count],
-        )
-        return [row[0] for row in cursor.fetchall()]
+    sql = "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)"
+    params = [model._meta.db_table, model._meta.pk.column, count]
+    if cursor is None:
+        with connection.cursor() as django_cursor:
+            return reserve_ids(model, count, cursor=django_cursor.cursor)
+    cursor.execute(sql, params)
+    return [row[0] for row in cursor.fetchall()]
 
 
 _checked: set[tuple] = set()
 
 
-def copy_text(model: type[models.Model], columns: Sequence[str], text: str) -> None:
+def copy_text(model: type[models.Model], columns: Sequence[str], text: str, *, cursor=None) -> None:
     """COPY rows already written as COPY text (tab-separated, `\\N` for NULL, values escaped with
     `copy_escape`, one row per line) into the model's table (PostgreSQL): the fastest way in when the caller
-    builds millions of rows. `columns` may start with the primary key (from `reserve_ids`)."""
+    builds millions of rows. `columns` may start with the primary key (from `reserve_ids`). `cursor`: a
+    psycopg cursor to use instead of the connection's."""
     if not text:
         return
     key = (model._meta.db_table, tuple(columns))
     if key not in _checked:
         _check_columns(model, [c for c in columns if c != model._meta.pk.column])
         _checked.add(key)
-    names = ", ".join(connection.ops.quote_name(column) for column in columns)
-    with (
-        connection.cursor() as cursor,
-        cursor.cursor.copy(
-            f"COPY {connection.ops.quote_name(model._meta.db_table)} ({names}) FROM STDIN"
-        ) as copy,
-    ):
+    if cursor is None:
+        with connection.cursor() as django_cursor:
+            copy_text(model, columns, text, cursor=django_cursor.cursor)
+        return
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(column) for column in columns)
+    with cursor.copy(f"COPY {quote(model._meta.db_table)} ({names}) FROM STDIN") as copy:
         copy.write(text)
 
 

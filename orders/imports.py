@@ -21,9 +21,11 @@ One path for every caller (the `import_orders` command, the seller page's job, t
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import re
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -1276,6 +1278,10 @@ class _Writer:
             self.errors_csv = csv.writer(errors_out, lineterminator="\r\n")
             self.errors_csv.writerow([*layout.header, "error"])
         self.copy = connection.vendor == "postgresql"
+        self._background = None
+        if self.copy and not dry_run:
+            connection.ensure_connection()
+            self._background = _Background(connection.connection)
         if self.copy:
             self._cipher = FieldCipher(settings.FIELD_ENCRYPTION_KEY)
             self._created_at = str(context.now)
@@ -1290,6 +1296,18 @@ class _Writer:
             index.last_line,
             index._order_no,
         )
+        try:
+            self._read(rows, parse, normalise, problems, last_line, key_at, table, progress)
+        except BaseException:
+            if self._background is not None:
+                with contextlib.suppress(Exception):  # the exception in flight is the one to report
+                    self._background.wait()  # the connection must be free before the rollback
+            raise
+        self._collect()
+        if progress:
+            progress(phase="write", done=table.total, total=table.total)
+
+    def _read(self, rows, parse, normalise, problems, last_line, key_at, table, progress) -> None:
         skip_invalid = self.skip_invalid
         pending: dict[str, list[_PendingLine]] = {}
         ready: list[list[_PendingLine]] = []
@@ -1330,8 +1348,6 @@ class _Writer:
             self.flush(ready)
             if self._order_errors:
                 self.result.add_errors(self._order_errors)
-        if progress:
-            progress(phase="write", done=table.total, total=table.total)
 
     # --- one chunk of complete orders ----------------------------------------------------------------------
 
@@ -1373,6 +1389,11 @@ class _Writer:
             candidates.append(group)
         if not candidates:
             return
+        if self._background is not None and not self.update_existing and not self._any_banned(candidates):
+            # The common case, new orders: the writing thread leaves out those the store already has.
+            self.create(candidates, in_background=True)
+            return
+        self._collect()  # the connection is ours again
         existing = self._existing([group[0].parsed.order_no for group in candidates])
         new_groups = candidates
         if existing:
@@ -1406,6 +1427,10 @@ class _Writer:
             )
             return {order_no for (order_no,) in cursor.fetchall()}
 
+    def _any_banned(self, groups: list[list[_PendingLine]]) -> bool:
+        banned = self.banned
+        return bool(banned) and any(entry.parsed.sku in banned for group in groups for entry in group)
+
     def _refuse_banned(self, group: list[_PendingLine]) -> bool:
         """A product banned from sale takes no new order, as `order_create` refuses it."""
         errors = [
@@ -1425,7 +1450,7 @@ class _Writer:
             self.refuse(group, errors)
         return bool(errors)
 
-    def create(self, groups: list[list[_PendingLine]]) -> None:
+    def create(self, groups: list[list[_PendingLine]], *, in_background: bool = False) -> None:
         """New orders as rows, with the arithmetic of `order_build` (the same `orders.rules` functions:
         deadline by the shortest promise, fee by the lines' category rates and the new-store rate) and the
         status path of the model's transitions (`_timeline`); no model instance per order, for speed.
@@ -1488,7 +1513,7 @@ class _Writer:
         if self.dry_run:
             return
         if self.copy:
-            self._copy(built, imported)
+            self._copy(built, imported, in_background=in_background)
         else:
             self._insert(built)
 
@@ -1658,54 +1683,149 @@ class _Writer:
         insert_rows(OrderEvent, EVENT_COLUMNS, event_rows)
         insert_rows(Shipment, SHIPMENT_COLUMNS, shipment_rows)
 
-    def _copy(self, built, imported: dict) -> None:
+    def _copy(self, built, imported: dict, *, in_background: bool) -> None:
         """On PostgreSQL: the chunk's rows as COPY text, one COPY per table. The recipient's four fields are
-        encrypted here, as the model's EncryptedTextField would (COPY does not go through the fields)."""
+        encrypted here, as the model's EncryptedTextField would (COPY does not go through the fields). The
+        text is made without the new orders' ids (`_write_chunk` puts them in front)."""
         first = ORDER_COLUMNS.index("recipient_name")
         clear = [value for order_row, *_rest in built for value in order_row[first : first + 4]]
         sealed = self._cipher.encrypt(clear)
-        ids = reserve_ids(Order, len(built))
         created_at, actor = self._created_at, self._actor_text
         imported_json = _copy_escape(json.dumps(imported, ensure_ascii=False))
-        orders, lines, events, shipments = [], [], [], []
-        for position, (order_id, (row, order_lines, order_events, shipment)) in enumerate(
-            zip(ids, built, strict=True)
-        ):
+        order_nos, orders, lines, events, shipments = [], [], [], [], []
+        for position, (row, order_lines, order_events, shipment) in enumerate(built):
             name, phone, region, address = sealed[4 * position : 4 * position + 4]
             (
                 store_id, order_no, status, fulfilment, _advertising, amount_paid, fee, paid_at, deadline,
                 dispatched_at, delivered_at, completed_at, closed_at, *_clear, address_digest, buyer_message,
                 _created,
             ) = row  # fmt: skip
+            order_nos.append(order_no)
             orders.append(
-                f"{order_id}\t{store_id}\t{_copy_escape(order_no)}\t{status}\t{fulfilment}\tf\t{amount_paid}\t"
+                f"\t{store_id}\t{_copy_escape(order_no)}\t{status}\t{fulfilment}\tf\t{amount_paid}\t"
                 f"{fee}\t{paid_at}\t{deadline}\t{_copy_time(dispatched_at)}\t{_copy_time(delivered_at)}\t"
                 f"{_copy_time(completed_at)}\t{_copy_time(closed_at)}\t{name}\t{phone}\t{region}\t{address}\t"
                 f"{address_digest}\t{_copy_escape(buyer_message)}\t{created_at}\n"
             )
             for listing_id, sku, title, quantity, unit_price, promise, rate in order_lines:
                 lines.append(
-                    f"{order_id}\t{listing_id}\t{_copy_escape(sku)}\t{_copy_escape(title)}\t{quantity}\t"
-                    f"{unit_price}\t{promise}\t{rate}\n"
+                    (
+                        position,
+                        f"\t{listing_id}\t{_copy_escape(sku)}\t{_copy_escape(title)}\t{quantity}\t"
+                        f"{unit_price}\t{promise}\t{rate}\n",
+                    )
                 )
             for kind, from_status, to_status, reason, data, at in order_events:
                 data_text = (
                     imported_json if data is imported else _copy_escape(json.dumps(data, ensure_ascii=False))
                 )
                 events.append(
-                    f"{order_id}\t{kind}\t{from_status}\t{to_status}\t{_copy_escape(reason)}\t{data_text}\t"
-                    f"{actor}\t{at}\n"
+                    (
+                        position,
+                        f"\t{kind}\t{from_status}\t{to_status}\t{_copy_escape(reason)}\t{data_text}\t"
+                        f"{actor}\t{at}\n",
+                    )
                 )
             if shipment is not None:
                 carrier_id, tracking_no, at, picked_up = shipment
                 shipments.append(
-                    f"{order_id}\t{carrier_id}\t{_copy_escape(tracking_no)}\t{address_digest}\t{at}\t"
-                    f"{_copy_time(picked_up)}\t\t\t{actor}\n"
+                    (
+                        position,
+                        f"\t{carrier_id}\t{_copy_escape(tracking_no)}\t{address_digest}\t{at}\t"
+                        f"{_copy_time(picked_up)}\t\t\t{actor}\n",
+                    )
                 )
-        copy_text(Order, ("id", *ORDER_COLUMNS), "".join(orders))
-        copy_text(OrderLine, LINE_COLUMNS, "".join(lines))
-        copy_text(OrderEvent, EVENT_COLUMNS, "".join(events))
-        copy_text(Shipment, SHIPMENT_COLUMNS, "".join(shipments))
+        chunk = _Chunk(self.store.pk, order_nos, orders, lines, events, shipments)
+        if in_background:
+            self._collect()
+            self._background.start(chunk.write)
+        else:
+            with connection.cursor() as cursor:
+                chunk.write(cursor.cursor, known_new=True)
+
+    def _collect(self) -> None:
+        """Wait for the chunk being written; count the orders it found the store already had."""
+        already_there = self._background.wait() if self._background is not None else None
+        if already_there:
+            self.result.created -= already_there
+            self.result.skipped += already_there
+
+
+@dataclass
+class _Chunk:
+    """New orders as COPY text without their ids, with their lines, events and shipments (each row with the
+    position of its order)."""
+
+    store_id: int
+    order_nos: list[str]
+    orders: list[str]
+    lines: list[tuple[int, str]]
+    events: list[tuple[int, str]]
+    shipments: list[tuple[int, str]]
+
+    def write(self, cursor, *, known_new: bool = False) -> int:
+        """Write the orders the store does not have yet (all of them when `known_new`) through a psycopg
+        cursor; returns how many it had already."""
+        keep = range(len(self.order_nos))
+        if not known_new:
+            cursor.execute(
+                "SELECT order_no FROM orders_order WHERE store_id = %s AND order_no = ANY(%s)",
+                [self.store_id, self.order_nos],
+            )
+            existing = {order_no for (order_no,) in cursor.fetchall()}
+            if existing:
+                keep = [i for i, order_no in enumerate(self.order_nos) if order_no not in existing]
+        ids: list[int | None] = [None] * len(self.order_nos)
+        for position, order_id in zip(keep, reserve_ids(Order, len(keep), cursor=cursor), strict=True):
+            ids[position] = order_id
+        orders = self.orders
+        copy_text(
+            Order, ("id", *ORDER_COLUMNS), "".join([f"{ids[i]}{orders[i]}" for i in keep]), cursor=cursor
+        )
+        for model, columns, rows in (
+            (OrderLine, LINE_COLUMNS, self.lines),
+            (OrderEvent, EVENT_COLUMNS, self.events),
+            (Shipment, SHIPMENT_COLUMNS, self.shipments),
+        ):
+            text = "".join([f"{ids[i]}{rest}" for i, rest in rows if ids[i] is not None])
+            copy_text(model, columns, text, cursor=cursor)
+        return len(self.order_nos) - len(keep)
+
+
+class _Background:
+    """Writes one chunk at a time in a thread of its own, on the import's connection and so in its
+    transaction (PostgreSQL), while the import goes on reading and checking the next chunk: PostgreSQL's
+    work on the rows (indexes, constraints) then runs beside Python's instead of after it. The import
+    touches the connection only after `wait()`."""
+
+    def __init__(self, raw_connection):
+        self._connection = raw_connection
+        self._thread: threading.Thread | None = None
+        self._outcome = None
+        self._error: BaseException | None = None
+
+    def start(self, job) -> None:
+        def target():
+            try:
+                with self._connection.cursor() as cursor:
+                    self._outcome = job(cursor)
+            except BaseException as error:  # noqa: BLE001 - handed to the importing thread by wait()
+                self._error = error
+
+        self._thread = threading.Thread(target=target, name="order-import-copy", daemon=True)
+        self._thread.start()
+
+    def wait(self):
+        """The running job's result, or its exception raised here; None when none runs."""
+        if self._thread is None:
+            return None
+        self._thread.join()
+        self._thread = None
+        outcome, self._outcome = self._outcome, None
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+        return outcome
 
 
 def _copy_time(moment: datetime | None) -> str:
