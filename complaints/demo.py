@@ -291,3 +291,83 @@ def _seed_appeals(*, stores: dict[str, Store], now: datetime, reviewer) -> int:
             made += 1
             break
     return made
+
+
+# Buyer chat messages per store: (messages a day, share a person answers within 3 minutes, share a bot
+# answers, share left unanswered); the rest a person answers late. Their reply figures feed the score.
+DEMO_MESSAGE_DAYS = 90
+DEMO_MESSAGES = {
+    "DEMO-001": (10, 0.92, 0.02, 0.01),
+    "DEMO-002": (6, 0.80, 0.05, 0.03),
+    "DEMO-003": (3, 0.95, 0.0, 0.01),
+    "DEMO-004": (2, 0.60, 0.1, 0.1),
+}
+
+
+def seed_buyer_messages(*, stores: dict[str, Store], now: datetime) -> str:
+    """Buyer chat messages over the last 90 days on the demo stores (each about one of the store's orders
+    paid before it, sent in service hours, answered as the store's profile above says), in bulk and
+    reproducibly. Idempotent: a store that has chat messages already gets none."""
+    import bisect
+    import random
+    from zoneinfo import ZoneInfo
+
+    from complaints.models import BuyerMessage
+
+    made = 0
+    for code, (per_day, on_time, bot, unanswered) in DEMO_MESSAGES.items():
+        store = stores.get(code)
+        if (
+            store is None
+            or BuyerMessage.objects.filter(store=store, source=BuyerMessage.Source.CHAT).exists()
+        ):
+            continue
+        orders = list(
+            Order.objects.filter(store=store).order_by("paid_at", "pk").values_list("paid_at", "pk")
+        )
+        if not orders:
+            continue
+        paid_times = [paid for paid, _ in orders]
+        zone = ZoneInfo(store.time_zone)
+        rng = random.Random(f"messages-{code}")
+        rows, seen = [], set()
+        today = now.astimezone(zone).date()
+        for back in range(DEMO_MESSAGE_DAYS, 0, -1):
+            day = today - timedelta(days=back)
+            for _ in range(per_day):
+                sent = datetime(
+                    day.year, day.month, day.day, rng.randint(8, 22), rng.randint(0, 59), tzinfo=zone
+                )
+                sent += timedelta(seconds=rng.randint(0, 59))
+                placed = bisect.bisect_right(paid_times, sent)
+                if placed == 0:
+                    continue  # no order yet to ask about
+                order_pk = orders[rng.randint(max(0, placed - 200), placed - 1)][1]
+                if (order_pk, sent) in seen:
+                    continue
+                seen.add((order_pk, sent))
+                draw = rng.random()
+                if draw < on_time:
+                    quick = rng.random() < 0.8
+                    seconds = rng.randint(5, 60) if quick else rng.randint(61, 175)
+                    answered, human = sent + timedelta(seconds=seconds), True
+                elif draw < on_time + bot:
+                    answered, human = sent + timedelta(seconds=rng.randint(1, 5)), False
+                elif draw < on_time + bot + unanswered:
+                    answered, human = None, False
+                else:
+                    answered, human = sent + timedelta(seconds=rng.randint(181, 420)), True
+                rows.append(
+                    BuyerMessage(
+                        store=store,
+                        order_id=order_pk,
+                        sent_at=sent,
+                        answered_at=answered,
+                        answered_by_human=human,
+                        source=BuyerMessage.Source.CHAT,
+                        created_at=now,
+                    )
+                )
+        BuyerMessage.objects.bulk_create(rows, ignore_conflicts=True)
+        made += len(rows)
+    return f"buyer messages={made}"

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from complaints.demo import seed_complaints
+from complaints.demo import seed_buyer_messages, seed_complaints
 from inspections.demo import seed_inspections
 from merchants.demo import LOGINS_TEXT, seed_merchants, seed_score_history
 from orders.demo import order_counts, seed_compliance, seed_import_job, seed_orders
@@ -47,6 +47,7 @@ class Command(BaseCommand):
             import_job = seed_import_job(
                 stores=merchants["stores"], actor=merchants["users"].get("demo-seller")
             )
+            messages = seed_buyer_messages(stores=merchants["stores"], now=now)
             # Last: the score history reads every app's demo data.
             scores = seed_score_history(stores=merchants["stores"], now=now)
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
@@ -64,6 +65,7 @@ class Command(BaseCommand):
                 f"  order import: {import_job.original_filename} {import_job.status}, {import_job.skipped} already "
                 f"imported, {import_job.refused} refused"
             )
+        self.stdout.write(f"  chat: {messages}")
         self.stdout.write(f"  experience score: {scores}")
         self.stdout.write(f"  in {time.monotonic() - started:.1f} s")
         self.stdout.write(LOGINS_TEXT)
