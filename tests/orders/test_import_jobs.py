@@ -41,6 +41,15 @@ UNKNOWN_SKU = tiktok_row(**{"Order ID": "576461413038785111", "Seller SKU": "NOP
 
 
 @pytest.fixture(autouse=True)
+def project_celery_app():
+    """The tasks run on the project's app (eager without a broker), whatever app another test made current."""
+    from config.celery import app
+
+    app.set_current()
+    return app
+
+
+@pytest.fixture(autouse=True)
 def media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     return Path(settings.MEDIA_ROOT)
