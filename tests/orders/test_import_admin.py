@@ -140,6 +140,7 @@ def test_preview_then_confirm_imports_through_a_job(
     # the job's admin page shows it, and its files come through the admin only
     page = importer_client.get(confirmed.url)
     assert page.status_code == 200
+    assert importer_client.get(reverse("admin:orders_importjob_changelist")).status_code == 200
     assert "row 3: Seller SKU:" in page.content.decode()
     errors = importer_client.get(reverse("admin:orders_importjob_file", args=[job.pk, "errors"]))
     assert errors.status_code == 200

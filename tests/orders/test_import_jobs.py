@@ -13,6 +13,7 @@ from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.files.uploadhandler import MemoryFileUploadHandler, TemporaryFileUploadHandler
 from django.db import connection, connections
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -150,6 +151,57 @@ def _figures(html: str) -> list[tuple[str, str]]:
         r'<tr><th>([^<]+)</th><td class="num[^"]*">([^<]+)</td></tr>',
         html.replace("<tr><th>Format</th><td>", '<tr><th>Format</th><td class="num">'),
     )
+
+
+def test_an_xlsx_upload_is_imported_too(
+    seller_client, funded_store, listings, django_capture_on_commit_callbacks
+):
+    from openpyxl import Workbook
+
+    from tests.orders.test_import_orders import TIKTOK_HEADER
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(TIKTOK_HEADER)
+    for row in (GOOD_1, GOOD_2):
+        sheet.append([row[column] for column in TIKTOK_HEADER])
+    buffer = io.BytesIO()
+    book.save(buffer)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = seller_client.post(
+            reverse("order-import", args=[funded_store.code]),
+            {"file": SimpleUploadedFile("orders.xlsx", buffer.getvalue())},
+        )
+
+    job = ImportJob.objects.get()
+    assert response.status_code == 302
+    assert (job.status, job.file_format, job.created) == (ImportJobStatus.FINISHED, "tiktok", 2)
+    assert job.upload.name.endswith(".xlsx")
+
+
+def test_the_history_pages_in_a_fixed_number_of_queries(
+    seller_client, funded_store, owner, django_assert_num_queries
+):
+    def add_jobs(n):
+        for i in range(n):
+            ImportJob.objects.create(
+                store=funded_store, created_by=owner, upload=ContentFile(b"x", name="a.csv"),
+                original_filename=f"file-{i}.csv", size=1, sha256=f"{ImportJob.objects.count():064d}",
+            )  # fmt: skip
+
+    url = reverse("order-import", args=[funded_store.code])
+    add_jobs(2)
+    seller_client.get(url)  # session and translations warmed up
+    with CaptureQueriesContext(connection) as few:
+        seller_client.get(url)
+    add_jobs(30)
+    with django_assert_num_queries(len(few.captured_queries)):
+        response = seller_client.get(url)
+    assert len(response.context["page"].object_list) == 20
+    assert response.context["page"].has_next
+    second = seller_client.get(url + "?page=2")
+    assert len(second.context["page"].object_list) == 12
 
 
 def test_a_running_job_shows_a_progress_bar_and_refreshes_itself(seller_client, funded_store, owner):
