@@ -700,7 +700,13 @@ def order_counts(stores: list[str]) -> dict[str, dict[str, int]]:
 # With the demo complaints, calls and spot checks, DEMO-001 ends at 18 general points (past the ladder's
 # warning and rules exam at 12, short of the listing block at 24) and DEMO-002 at 22.
 DEMO_VIOLATIONS = [
-    ("DEMO-001", "not_as_described", 3, 21, "Buyer received grey towels where blue were ordered (photos checked)"),
+    (
+        "DEMO-001",
+        "not_as_described",
+        3,
+        21,
+        "Buyer received grey towels where blue were ordered (photos checked)",
+    ),
     ("DEMO-001", "negative_service", 12, 9, "Sarcastic reply to a buyer asking where the parcel was"),
     ("DEMO-002", "not_as_described", 2, 5, "Serum bottle 15 ml where the listing says 30 ml"),
     ("DEMO-003", "not_as_described", 1, 8, "Hand towel delivered in place of the bath towel ordered"),
@@ -782,7 +788,9 @@ def _demo_import_file(store: Store) -> bytes:
 
     header = order_import_template().splitlines()[0].split(",")
     orders = (
-        Order.objects.filter(store=store, status=OrderStatus.PAID).prefetch_related("lines").order_by("-paid_at")[:5]
+        Order.objects.filter(store=store, status=OrderStatus.PAID)
+        .prefetch_related("lines")
+        .order_by("-paid_at")[:5]
     )
     rows = []
     for order in orders:
