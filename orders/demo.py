@@ -775,7 +775,7 @@ def seed_compliance(*, stores: dict[str, Store], now: datetime, reviewer=None) -
 # --- One finished order import on DEMO-001 (the import page's history and result) -----------------------
 
 DEMO_IMPORT_STORE = "DEMO-001"
-DEMO_IMPORT_FILE = "tiktok-shop-orders-last-week.csv"
+DEMO_IMPORT_FILE = "orders-reupload-last-week.csv"
 
 
 def _demo_import_file(store: Store) -> bytes:
