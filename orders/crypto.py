@@ -2,7 +2,6 @@
 
 import base64
 import hashlib
-import hmac
 import os
 import re
 import time
@@ -43,6 +42,26 @@ def decrypt(token: str) -> str:
 _PADDING = [bytes([size]) * size for size in range(17)]
 
 
+@lru_cache(maxsize=8)
+def _hmac_sha256(key: bytes):
+    """HMAC-SHA256 under `key` (RFC 2104) from two hash states keyed once: the same MAC as
+    `hmac.digest(key, message, "sha256")`, without setting up the key for every message."""
+    if len(key) > 64:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(64, b"\0")
+    inner = hashlib.sha256(bytes(byte ^ 0x36 for byte in key))
+    outer = hashlib.sha256(bytes(byte ^ 0x5C for byte in key))
+
+    def mac(message: bytes) -> bytes:
+        state = inner.copy()
+        state.update(message)
+        result = outer.copy()
+        result.update(state.digest())
+        return result.digest()
+
+    return mac
+
+
 class FieldCipher:
     """Fernet tokens for many values at a time (a bulk import encrypts millions): the very format
     `encrypt` writes and `decrypt` reads (version, time, a random IV per token, AES-128-CBC with PKCS7
@@ -55,15 +74,15 @@ class FieldCipher:
     def __init__(self, key: str):
         _fernet(key)  # the same checks (and messages) as `encrypt`
         raw = base64.urlsafe_b64decode(key.encode())
-        self._signing_key = raw[:16]
+        self._sign = _hmac_sha256(raw[:16])
         self._update = Cipher(algorithms.AES(raw[16:]), modes.CBC(bytes(16))).encryptor().update
         self._chain = 0  # the context's last ciphertext block, as an integer (its IV to begin with)
 
     def encrypt(self, texts: list[str]) -> list[str]:
         ivs = os.urandom(16 * len(texts))
         header = b"\x80" + int(time.time()).to_bytes(8, "big")
-        update, signing_key, chain = self._update, self._signing_key, self._chain
-        from_bytes, sign, encode = int.from_bytes, hmac.digest, base64.urlsafe_b64encode
+        update, sign, chain = self._update, self._sign, self._chain
+        from_bytes, encode = int.from_bytes, base64.urlsafe_b64encode
         tokens = []
         for position, text in enumerate(texts):
             data = text.encode()
@@ -73,7 +92,7 @@ class FieldCipher:
             ciphertext = update(first.to_bytes(16, "big") + data[16:])
             chain = from_bytes(ciphertext[-16:], "big")
             body = header + iv + ciphertext
-            tokens.append(encode(body + sign(signing_key, body, "sha256")).decode())
+            tokens.append(encode(body + sign(body)).decode())
         self._chain = chain
         return tokens
 
@@ -84,7 +103,7 @@ _DIGEST_NOISE = re.compile(r"[\s,，。.·-]+")
 def digest(text: str) -> str:
     """A keyed digest of normalised text: equal addresses give equal digests, and nothing can be read back."""
     normalised = _DIGEST_NOISE.sub("", text).lower()
-    return hmac.digest(settings.FIELD_ENCRYPTION_KEY.encode(), normalised.encode(), hashlib.sha256).hex()
+    return _hmac_sha256(settings.FIELD_ENCRYPTION_KEY.encode())(normalised.encode()).hex()
 
 
 class EncryptedTextField(models.TextField):

@@ -45,7 +45,7 @@ from merchants.selectors import banned_skus
 from merchants.spreadsheets import EncodingChanged, RowError, SpreadsheetError, TableFile
 from orders.crypto import FieldCipher, digest
 from orders.models import Carrier, Fulfilment, Order, OrderEvent, OrderLine, OrderStatus, Shipment
-from orders.rules import FeeLine, order_dispatch_deadline, service_fee
+from orders.rules import FeeLine, line_dispatch_deadline, order_dispatch_deadline, service_fee
 from orders.services import (
     OrderRules,
     RecipientData,
@@ -1477,8 +1477,12 @@ class _Writer:
                 promises = [p.listing.promised_dispatch for p in parsed]
                 rates = tuple(p.listing.category.service_fee_rate for p in parsed)
             paid_at = head.paid_at
-            deadline = order_dispatch_deadline(
-                paid_at=paid_at, promises=promises, zone=zone, same_day_cutoff_hour=cutoff
+            deadline = (
+                line_dispatch_deadline(paid_at=paid_at, promise=promises[0], zone=zone, same_day_cutoff_hour=cutoff)
+                if len(promises) == 1  # the order's deadline is its one line's
+                else order_dispatch_deadline(
+                    paid_at=paid_at, promises=promises, zone=zone, same_day_cutoff_hour=cutoff
+                )
             )
             age = (paid_at.astimezone(zone).date() - opened_on).days if opened_on else None
             fee = self._fee(
@@ -1716,9 +1720,7 @@ class _Writer:
                     )
                 )
             for kind, from_status, to_status, reason, data, at in order_events:
-                data_text = (
-                    imported_json if data is imported else _copy_escape(json.dumps(data, ensure_ascii=False))
-                )
+                data_text = imported_json if data is imported else _copy_escape(_json_text(data))
                 events.append(
                     (
                         position,
@@ -1826,6 +1828,21 @@ class _Background:
             error, self._error = self._error, None
             raise error
         return outcome
+
+
+_PLAIN_JSON_STRING = re.compile(r'[^"\\\x00-\x1f\x7f]*').fullmatch
+_json_encode = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def _json_text(data: dict) -> str:
+    """An event's data as JSON; string values without quotes, backslashes or control characters (all of
+    them here but a rare tracking number or refund reason) are written without the encoder."""
+    parts = []
+    for key, value in data.items():
+        if type(value) is not str or not _PLAIN_JSON_STRING(value):
+            return _json_encode(data)
+        parts.append(f'"{key}": "{value}"')
+    return "{" + ", ".join(parts) + "}"
 
 
 def _copy_time(moment: datetime | None) -> str:

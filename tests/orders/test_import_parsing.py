@@ -2,6 +2,8 @@
 CSV text come in, the import answers with OrderImportError or row errors, never a traceback."""
 
 import csv
+import hashlib
+import hmac
 import io
 from datetime import datetime
 from decimal import Decimal
@@ -12,7 +14,7 @@ from cryptography.fernet import Fernet
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orders.crypto import FieldCipher, decrypt, encrypt
+from orders.crypto import FieldCipher, _hmac_sha256, decrypt, digest, encrypt
 from orders.imports import (
     CellProblem,
     OrderImportError,
@@ -84,6 +86,18 @@ def test_phones_as_mainland_mobiles_are_kept_as_written():
     assert parse_phone("13812345678", country="China") == "13812345678"
     assert parse_phone("13812345678", country="") == "13812345678"
     assert parse_phone("13812345678", country="United States") == "13812345678"
+
+
+@pytest.mark.parametrize("key", [b"", b"k", b"k" * 16, b"k" * 64, b"k" * 65, bytes(range(200))])
+def test_the_keyed_hash_is_rfc_2104_hmac_sha256(key):
+    for message in (b"", b"a", "浙江省 杭州市 文三路 123 号".encode() * 9):
+        assert _hmac_sha256(key)(message) == hmac.digest(key, message, "sha256")
+
+
+def test_the_address_digest_is_unchanged(settings):
+    normalised = "浙江省杭州市文三路123号".encode()
+    expected = hmac.new(settings.FIELD_ENCRYPTION_KEY.encode(), normalised, hashlib.sha256).hexdigest()
+    assert digest("浙江省 杭州市 文三路 123 号") == expected
 
 
 def test_the_field_cipher_writes_what_orders_crypto_and_fernet_read(settings):
