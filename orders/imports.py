@@ -1296,6 +1296,7 @@ class _Writer:
             index.last_line,
             index._order_no,
         )
+        checked_as_written = self._check_foreign_keys_as_written() if self._background is not None else ""
         try:
             self._read(rows, parse, normalise, problems, last_line, key_at, table, progress)
         except BaseException:
@@ -1304,8 +1305,26 @@ class _Writer:
                     self._background.wait()  # the connection must be free before the rollback
             raise
         self._collect()
+        if checked_as_written:
+            with connection.cursor() as cursor:
+                cursor.execute(f"SET CONSTRAINTS {checked_as_written} DEFERRED")
         if progress:
             progress(phase="write", done=table.total, total=table.total)
+
+    def _check_foreign_keys_as_written(self) -> str:
+        """Have PostgreSQL check the foreign keys of the rows we write at the end of each COPY, in the writing
+        thread, rather than all at the commit (they are deferred): the same checks, but beside Python's work
+        instead of after it. Only these tables' constraints, and deferred again once written. Returns them."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT string_agg(quote_ident(conname), ', ') FROM pg_constraint WHERE contype = 'f' "
+                "AND condeferrable AND conrelid = ANY(%s::regclass[])",
+                [[model._meta.db_table for model in (Order, OrderLine, OrderEvent, Shipment)]],
+            )
+            names = cursor.fetchone()[0] or ""
+            if names:
+                cursor.execute(f"SET CONSTRAINTS {names} IMMEDIATE")
+        return names
 
     def _read(self, rows, parse, normalise, problems, last_line, key_at, table, progress) -> None:
         skip_invalid = self.skip_invalid
@@ -1478,7 +1497,9 @@ class _Writer:
                 rates = tuple(p.listing.category.service_fee_rate for p in parsed)
             paid_at = head.paid_at
             deadline = (
-                line_dispatch_deadline(paid_at=paid_at, promise=promises[0], zone=zone, same_day_cutoff_hour=cutoff)
+                line_dispatch_deadline(
+                    paid_at=paid_at, promise=promises[0], zone=zone, same_day_cutoff_hour=cutoff
+                )
                 if len(promises) == 1  # the order's deadline is its one line's
                 else order_dispatch_deadline(
                     paid_at=paid_at, promises=promises, zone=zone, same_day_cutoff_hour=cutoff
