@@ -10,8 +10,9 @@ The seller page and the admin's confirm step both come here; the rows are checke
   import outside any transaction of ours, records progress on a separate database connection (the import
   writes inside its own transaction, where progress would stay invisible until the end), then stores the
   figures, the first errors and the error file. Any crash ends the job failed, with a message.
-- `import_jobs_catch_up_check` (a scheduled check) runs the jobs left queued when the broker was down and
-  fails the ones whose worker died mid-run (no progress for half an hour).
+- `import_jobs_catch_up_check` (a scheduled check) runs the jobs left queued when the broker was down,
+  fails the ones whose worker died mid-run (no progress for half an hour), and removes the files of jobs
+  that ended a week ago (uploads and error files hold buyer data in clear; the figures stay).
 """
 
 from __future__ import annotations
@@ -414,13 +415,41 @@ def _preview_files_remove(*, now: datetime) -> int:
 # --- The scheduled catch-up -----------------------------------------------------------------------------
 
 
+FILES_KEPT = timedelta(days=7)  # an import's files hold buyer data in clear: removed this long after it ended
+
+
+def _old_job_files_remove(*, now: datetime, batch: int = 100) -> int:
+    """Remove the uploaded file and the error file of the jobs that ended more than FILES_KEPT ago (the
+    figures and the first errors stay on the job). Idempotent: a job without files is not selected again."""
+    jobs = list(
+        ImportJob.objects.filter(finished_at__lt=now - FILES_KEPT)
+        .exclude(upload="", error_file="")
+        .order_by("finished_at")[:batch]
+    )
+    for job in jobs:
+        for stored in (job.upload, job.error_file):
+            if stored:
+                stored.storage.delete(stored.name)
+        ImportJob.objects.filter(pk=job.pk).update(upload="", error_file="")
+        ImportJobEvent.objects.create(
+            job=job,
+            kind="files_removed",
+            from_status=job.status,
+            to_status=job.status,
+            reason="retention",
+            created_at=now,
+        )
+    return len(jobs)
+
+
 @dataclass(frozen=True)
 class CatchUpResult:
     ran: int
     failed_stale: int
+    files_removed: int = 0
 
     def __str__(self) -> str:
-        return f"ran={self.ran} stale={self.failed_stale}"
+        return f"ran={self.ran} stale={self.failed_stale} files_removed={self.files_removed}"
 
 
 def import_jobs_catch_up_check(*, now: datetime | None = None, batch: int = CATCH_UP_BATCH) -> CatchUpResult:
@@ -446,4 +475,5 @@ def import_jobs_catch_up_check(*, now: datetime | None = None, batch: int = CATC
     )
     failed = sum(1 for job_id in stale if _job_fail(job_id, message=message, now=now) is not None)
     _preview_files_remove(now=now)
-    return CatchUpResult(ran=ran, failed_stale=failed)
+    removed = _old_job_files_remove(now=now)
+    return CatchUpResult(ran=ran, failed_stale=failed, files_removed=removed)

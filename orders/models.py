@@ -346,8 +346,9 @@ class ImportJob(ConcurrentTransitionMixin, models.Model):
         related_name="+",
         verbose_name=_("uploaded by"),
     )
+    # Emptied with the error file some days after the job (they hold buyer data in clear): see orders.jobs.
     upload = models.FileField(
-        _("file"), upload_to=_import_file_path, storage=private_file_storage, max_length=200
+        _("file"), upload_to=_import_file_path, storage=private_file_storage, max_length=200, blank=True
     )
     original_filename = models.CharField(_("file name"), max_length=255)
     size = models.PositiveBigIntegerField(_("size (bytes)"))

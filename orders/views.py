@@ -777,7 +777,7 @@ class OrderImportJobView(OrderDeskMixin, View):
     capability = roles.MANAGE_ORDERS
 
     def get(self, request, store_code, job_id):
-        from orders.jobs import import_job_for_store
+        from orders.jobs import FILES_KEPT, import_job_for_store
 
         job = import_job_for_store(store=self.store, job_id=job_id)
         response = render(
@@ -791,6 +791,7 @@ class OrderImportJobView(OrderDeskMixin, View):
                     for e in job.errors
                 ],
                 more_errors=max(job.error_count - len(job.errors), 0),
+                files_kept_days=FILES_KEPT.days,
                 refresh_seconds=None if job.is_done else IMPORT_REFRESH_SECONDS,
             ),
         )

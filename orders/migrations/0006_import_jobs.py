@@ -29,6 +29,7 @@ class Migration(migrations.Migration):
                 (
                     "upload",
                     models.FileField(
+                        blank=True,
                         max_length=200,
                         storage=orders.models.private_file_storage,
                         upload_to=orders.models._import_file_path,

@@ -586,15 +586,15 @@ def test_with_the_broker_down_the_job_waits_queued_and_the_check_runs_it(
     assert Order.objects.count() == 0
 
     # The check leaves it for the first minute (the worker may still get it)
-    assert CHECKS["import_jobs"](job.created_at + timedelta(seconds=30)) == "ran=0 stale=0"
+    assert CHECKS["import_jobs"](job.created_at + timedelta(seconds=30)) == "ran=0 stale=0 files_removed=0"
     assert ImportJob.objects.get(pk=job.pk).status == ImportJobStatus.QUEUED
 
     # After a minute it runs it, once
-    assert CHECKS["import_jobs"](job.created_at + timedelta(minutes=2)) == "ran=1 stale=0"
+    assert CHECKS["import_jobs"](job.created_at + timedelta(minutes=2)) == "ran=1 stale=0 files_removed=0"
     job = ImportJob.objects.get(pk=job.pk)
     assert (job.status, job.created) == (ImportJobStatus.FINISHED, 1)
     assert Order.objects.count() == 1
-    assert CHECKS["import_jobs"](job.created_at + timedelta(minutes=3)) == "ran=0 stale=0"
+    assert CHECKS["import_jobs"](job.created_at + timedelta(minutes=3)) == "ran=0 stale=0 files_removed=0"
     # and a late delivery of the task changes nothing
     assert import_job_run(job_id=job.pk) is None
 
@@ -609,10 +609,52 @@ def test_a_running_job_whose_worker_went_silent_is_failed_by_the_check(funded_st
     job.save()
     ImportJob.objects.filter(pk=job.pk).update(progress_at=now - timedelta(minutes=31))
 
-    assert str(import_jobs_catch_up_check(now=now)) == "ran=0 stale=1"
+    assert str(import_jobs_catch_up_check(now=now)) == "ran=0 stale=1 files_removed=0"
     job = ImportJob.objects.get(pk=job.pk)
     assert job.status == ImportJobStatus.FAILED
     assert "the worker running it went away" in job.failure_message
+
+
+def test_a_weeks_old_jobs_files_are_removed_and_its_figures_stay(
+    seller_client, funded_store, owner, listings, django_capture_on_commit_callbacks, media_root
+):
+    # Given two finished jobs with their files, one ended 8 days ago, one 6 days ago
+    with django_capture_on_commit_callbacks(execute=True):
+        old = import_job_create(
+            store=funded_store,
+            actor=owner,
+            upload=upload(tiktok_csv(GOOD_1, UNKNOWN_SKU)),
+            options=ImportOptions(skip_invalid=True),
+        )
+        recent = import_job_create(
+            store=funded_store, actor=owner, upload=upload(tiktok_csv(GOOD_2)), options=ImportOptions()
+        )
+    now = timezone.now()
+    ImportJob.objects.filter(pk=old.pk).update(finished_at=now - timedelta(days=8))
+    ImportJob.objects.filter(pk=recent.pk).update(finished_at=now - timedelta(days=6))
+    old, recent = ImportJob.objects.get(pk=old.pk), ImportJob.objects.get(pk=recent.pk)
+    assert len(stored_files(media_root)) == 3
+
+    # When the scheduled check runs (twice: the second finds nothing more)
+    assert str(import_jobs_catch_up_check(now=now)) == "ran=0 stale=0 files_removed=1"
+    assert str(import_jobs_catch_up_check(now=now)) == "ran=0 stale=0 files_removed=0"
+
+    # Then the old job's files are gone, its figures are not; the recent job keeps its file
+    assert stored_files(media_root) == [recent.upload.name]
+    old = ImportJob.objects.get(pk=old.pk)
+    assert (old.upload.name, old.error_file.name, old.created, old.refused, len(old.errors)) == (
+        "",
+        "",
+        1,
+        1,
+        1,
+    )
+    assert [e.kind for e in old.events.all()][-1] == "files_removed"
+    page = seller_client.get(reverse("order-import-job", args=[funded_store.code, old.pk]))
+    assert page.status_code == 200
+    assert reverse("order-import-upload", args=[funded_store.code, old.pk]) not in page.content.decode()
+    for name in ("order-import-errors", "order-import-upload"):
+        assert seller_client.get(reverse(name, args=[funded_store.code, old.pk])).status_code == 404
 
 
 # --- PostgreSQL: progress seen from another connection while the import's transaction is open ----------
