@@ -334,11 +334,12 @@ class TableFile:
             reader = csv.reader(text, delimiter=self.delimiter)
             line = 1
             try:
+                strip = str.strip
                 for cells in reader:
                     if any(cells):
-                        if cells[0].startswith("\ufeff"):
+                        if cells[0][:1] == "\ufeff":
                             cells[0] = cells[0][1:]
-                        yield line, [cell.strip() for cell in cells]
+                        yield line, list(map(strip, cells))
                     line = reader.line_num + 1
                     self.done = counter.count
             except UnicodeDecodeError as exc:

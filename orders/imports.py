@@ -907,7 +907,7 @@ class RowParser:
         variation = cells[ix["variation"]]
         if variation:
             title = f"{title} {variation}" if title else variation
-        region = " ".join(part for part in region_parts if part)
+        region = " ".join(filter(None, region_parts))
         return (
             ParsedLine(
                 line=line,
@@ -1505,7 +1505,8 @@ class _Writer:
                     paid_at=paid_at, promises=promises, zone=zone, same_day_cutoff_hour=cutoff
                 )
             )
-            age = (paid_at.astimezone(zone).date() - opened_on).days if opened_on else None
+            local = paid_at if paid_at.tzinfo is zone else paid_at.astimezone(zone)
+            age = (local.date() - opened_on).days if opened_on else None
             fee = self._fee(
                 head.amount_paid,
                 tuple((p.unit_price * p.quantity, r) for p, r in zip(parsed, rates, strict=True)),
@@ -1726,9 +1727,10 @@ class _Writer:
                 _created,
             ) = row  # fmt: skip
             order_nos.append(order_no)
+            paid_text = str(paid_at)
             orders.append(
                 f"\t{store_id}\t{_copy_escape(order_no)}\t{status}\t{fulfilment}\tf\t{amount_paid}\t"
-                f"{fee}\t{paid_at}\t{deadline}\t{_copy_time(dispatched_at)}\t{_copy_time(delivered_at)}\t"
+                f"{fee}\t{paid_text}\t{deadline}\t{_copy_time(dispatched_at)}\t{_copy_time(delivered_at)}\t"
                 f"{_copy_time(completed_at)}\t{_copy_time(closed_at)}\t{name}\t{phone}\t{region}\t{address}\t"
                 f"{address_digest}\t{_copy_escape(buyer_message)}\t{created_at}\n"
             )
@@ -1746,7 +1748,7 @@ class _Writer:
                     (
                         position,
                         f"\t{kind}\t{from_status}\t{to_status}\t{_copy_escape(reason)}\t{data_text}\t"
-                        f"{actor}\t{at}\n",
+                        f"{actor}\t{paid_text if at is paid_at else at}\n",
                     )
                 )
             if shipment is not None:
