@@ -16,7 +16,8 @@ def app_with_broker_down(monkeypatch):
     # live Redis), so the variable goes for the duration of the test.
     monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
     monkeypatch.delenv("CELERY_BROKER_WRITE_URL", raising=False)
-    app = Celery("broker-down")
+    # Not the current app: shared tasks queued by later tests must still find the project's app.
+    app = Celery("broker-down", set_as_current=False)
     app.config_from_object("django.conf:settings", namespace="CELERY")  # the project's timeouts and retries
     app.conf.task_always_eager = False
     app.conf.broker_url = "redis://127.0.0.1:9/0"  # nothing listens on the discard port
