@@ -1084,7 +1084,7 @@ ProgressCallback = Callable[..., None]  # progress(phase="check"|"write", done=â
 # --- The service -----------------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class _PendingLine:
     line: int
     cells: list[str]
