@@ -3,6 +3,7 @@ damage exports carry; all orders or none, or the good ones with an error file; r
 
 import csv
 import io
+import sys
 from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -578,6 +579,16 @@ def test_a_lifted_or_ended_ban_no_longer_refuses(funded_store, listings):
     result = run(funded_store, tiktok_csv(tiktok_row(**{"Seller SKU": "MUG-2"})))
 
     assert (result.error_count, result.created) == (0, 1)
+
+
+def test_the_import_leaves_the_interpreters_switch_interval_as_it_was(funded_store, listings):
+    before = sys.getswitchinterval()
+
+    run(funded_store, tiktok_csv(tiktok_row()))
+    with pytest.raises(OrderImportError):
+        run(funded_store, b"not, an, order, export\n1,2,3,4\n")
+
+    assert sys.getswitchinterval() == before
 
 
 # --- Orders the store already has ----------------------------------------------------------------------------
