@@ -39,8 +39,9 @@ from orders.models import (
     Shipment,
     TrackingEvent,
 )
-from orders.rules import order_dispatch_deadline
+from orders.rules import order_dispatch_deadline, order_settlement
 from orders.services import (
+    SETTLEMENT_KINDS,
     LineData,
     OrderRules,
     RecipientData,
@@ -471,7 +472,7 @@ class _BulkWriter:
         self.events: list[OrderEvent] = []
         self.shipments: list[Shipment] = []
         self.scans: list[tuple[Shipment, TrackingEvent]] = []
-        self.settlements: list[tuple[Order, str, Decimal, datetime]] = []
+        self.settlements: list[tuple[Order, str, Decimal, datetime]] = []  # order, cause suffix, amount, when
 
     def _event(self, order, kind, *, actor=None, before="", reason="", data=None, at):
         self.events.append(
@@ -554,14 +555,13 @@ class _BulkWriter:
                     self._event(order, "delivered", before=OrderStatus.SHIPPED, at=step.at)
             elif step.kind == "confirm":  # order_confirm_receipt
                 order.complete(at=step.at)
-                available_at = step.at + timedelta(days=self.release_days)
-                self.settlements.append(
-                    (order, SettlementEntry.Kind.ORDER_INCOME, order.amount_paid, available_at)
+                available_at, entries = order_settlement(
+                    amount_paid=order.amount_paid,
+                    service_fee=order.service_fee,
+                    completed_at=step.at,
+                    release_days=self.release_days,
                 )
-                if order.service_fee:
-                    self.settlements.append(
-                        (order, SettlementEntry.Kind.SERVICE_FEE, -order.service_fee, available_at)
-                    )
+                self.settlements.extend((order, suffix, amount, available_at) for suffix, amount in entries)
                 self._event(
                     order,
                     "completed",
@@ -601,18 +601,17 @@ class _BulkWriter:
         for shipment, scan in self.scans:
             scan.shipment = shipment
         TrackingEvent.objects.bulk_create([scan for _, scan in self.scans], batch_size=1000)
-        suffix = {SettlementEntry.Kind.ORDER_INCOME: "income", SettlementEntry.Kind.SERVICE_FEE: "fee"}
         SettlementEntry.objects.bulk_create(
             [
                 SettlementEntry(
                     store_id=order.store_id,
-                    kind=kind,
+                    kind=SETTLEMENT_KINDS[suffix],
                     amount=amount,
                     available_at=available_at,
-                    cause_key=f"order:{order.pk}:{suffix[kind]}",
+                    cause_key=f"order:{order.pk}:{suffix}",
                     reason=order.order_no,
                 )
-                for order, kind, amount, available_at in self.settlements
+                for order, suffix, amount, available_at in self.settlements
             ],
             batch_size=1000,
         )

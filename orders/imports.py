@@ -41,17 +41,25 @@ from django.utils.translation import gettext as _
 
 from merchants.bulkwrite import copy_escape as _copy_escape
 from merchants.bulkwrite import copy_text, insert_rows, reserve_ids
-from merchants.models import Listing, Store
-from merchants.selectors import banned_skus
+from merchants.models import Listing, SettlementEntry, Store
+from merchants.selectors import banned_skus, rule_int
 from merchants.spreadsheets import EncodingChanged, RowError, SpreadsheetError, TableFile
 from orders.crypto import FieldCipher, digest
 from orders.models import Carrier, Fulfilment, Order, OrderEvent, OrderLine, OrderStatus, Shipment
-from orders.rules import FeeLine, line_dispatch_deadline, order_dispatch_deadline, service_fee
+from orders.rules import (
+    FeeLine,
+    line_dispatch_deadline,
+    order_dispatch_deadline,
+    order_settlement,
+    service_fee,
+)
 from orders.services import (
+    SETTLEMENT_KINDS,
     OrderRules,
     RecipientData,
     _store_time_text,
     normalise_tracking_no,
+    order_settle,
     tracking_problem,
 )
 
@@ -1241,6 +1249,9 @@ LINE_COLUMNS = (
     "order_id", "listing_id", "sku", "title", "quantity", "unit_price", "promised_dispatch", "service_fee_rate",
 )  # fmt: skip
 EVENT_COLUMNS = ("order_id", "kind", "from_status", "to_status", "reason", "data", "actor_id", "created_at")
+SETTLEMENT_COLUMNS = (  # the cause key first: as COPY text it starts with "order:<the order's id>"
+    "cause_key", "store_id", "kind", "amount", "available_at", "released_at", "reason", "created_at",
+)  # fmt: skip
 SHIPMENT_COLUMNS = (
     "order_id", "carrier_id", "tracking_no", "address_digest", "created_at", "first_pickup_at",
     "carrier_address_digest", "anomaly", "created_by_id",
@@ -1271,6 +1282,7 @@ class _Writer:
         self.actor = actor
         self.actor_id = actor.pk if actor is not None else None
         self.rules = OrderRules.current()
+        self.release_days = rule_int("settlement_release_days")
         self.banned = banned_skus(store=store, now=context.now)
         self._fees: dict = {}
         self.refused_row = False  # without skip_invalid: a row was refused, nothing more is written
@@ -1433,7 +1445,9 @@ class _Writer:
             else:
                 orders = {
                     order.order_no: order
-                    for order in Order.objects.filter(store=self.store, order_no__in=list(existing))
+                    for order in Order.objects.filter(
+                        store=self.store, order_no__in=list(existing)
+                    ).select_related("store")
                 }
                 for group in old_groups:
                     self.update(orders[group[0].parsed.order_no], group)
@@ -1523,6 +1537,14 @@ class _Writer:
                 age,
             )
             status, times, events, shipment = _timeline(head, fmt, imported)
+            settlement = None
+            if status == OrderStatus.COMPLETED:  # income and fee, as `order_confirm_receipt` books them
+                settlement = order_settlement(
+                    amount_paid=head.amount_paid,
+                    service_fee=fee,
+                    completed_at=times[2],
+                    release_days=self.release_days,
+                )
             events.insert(
                 0,
                 (
@@ -1544,7 +1566,7 @@ class _Writer:
                 (p.listing.pk, p.sku, p.title, p.quantity, p.unit_price, p.listing.promised_dispatch, rate)
                 for p, rate in zip(parsed, rates, strict=True)
             ]
-            built.append((order_row, lines, events, shipment))
+            built.append((order_row, lines, events, shipment, settlement))
         self.result.created += len(built)
         if self.dry_run:
             return
@@ -1685,6 +1707,8 @@ class _Writer:
                 else None,
                 created_by=self.actor,
             )
+        if order.status == OrderStatus.COMPLETED:
+            order_settle(order=order, release_days=self.release_days)
         OrderEvent.objects.bulk_create(
             OrderEvent(
                 order=order,
@@ -1702,9 +1726,9 @@ class _Writer:
     def _insert(self, built) -> None:
         """Elsewhere than PostgreSQL (the tests' SQLite): through the models' fields, which encrypt."""
         ids = _insert_returning_ids(Order, ORDER_COLUMNS, [order_row for order_row, *_rest in built])
-        line_rows, event_rows, shipment_rows = [], [], []
+        line_rows, event_rows, shipment_rows, settlement_rows = [], [], [], []
         actor_id = self.actor_id
-        for order_id, (order_row, lines, events, shipment) in zip(ids, built, strict=True):
+        for order_id, (order_row, lines, events, shipment, settlement) in zip(ids, built, strict=True):
             line_rows.extend((order_id, *line) for line in lines)
             event_rows.extend(
                 (order_id, kind, from_status, to_status, reason, data, actor_id, at)
@@ -1715,9 +1739,25 @@ class _Writer:
                 shipment_rows.append(
                     (order_id, carrier_id, tracking_no, order_row[17], at, picked_up, "", "", actor_id)
                 )
+            if settlement is not None:
+                available_at, entries = settlement
+                settlement_rows.extend(
+                    (
+                        f"order:{order_id}:{suffix}",
+                        order_row[0],
+                        SETTLEMENT_KINDS[suffix],
+                        amount,
+                        available_at,
+                        None,
+                        order_row[1],
+                        order_row[-1],
+                    )  # fmt: skip
+                    for suffix, amount in entries
+                )
         insert_rows(OrderLine, LINE_COLUMNS, line_rows)
         insert_rows(OrderEvent, EVENT_COLUMNS, event_rows)
         insert_rows(Shipment, SHIPMENT_COLUMNS, shipment_rows)
+        insert_rows(SettlementEntry, SETTLEMENT_COLUMNS, settlement_rows)
 
     def _copy(self, built, imported: dict, *, in_background: bool) -> None:
         """On PostgreSQL: the chunk's rows as COPY text, one COPY per table. The recipient's four fields are
@@ -1728,8 +1768,8 @@ class _Writer:
         sealed = self._cipher.encrypt(clear)
         created_at, actor = self._created_at, self._actor_text
         imported_json = _copy_escape(json.dumps(imported, ensure_ascii=False))
-        order_nos, orders, lines, events, shipments = [], [], [], [], []
-        for position, (row, order_lines, order_events, shipment) in enumerate(built):
+        order_nos, orders, lines, events, shipments, settlements = [], [], [], [], [], []
+        for position, (row, order_lines, order_events, shipment, settlement) in enumerate(built):
             name, phone, region, address = sealed[4 * position : 4 * position + 4]
             (
                 store_id, order_no, status, fulfilment, _advertising, amount_paid, fee, paid_at, deadline,
@@ -1770,7 +1810,18 @@ class _Writer:
                         f"{_copy_time(picked_up)}\t\t\t{actor}\n",
                     )
                 )
-        chunk = _Chunk(self.store.pk, order_nos, orders, lines, events, shipments)
+            if settlement is not None:
+                available_at, entries = settlement
+                order_no_text = _copy_escape(order_no)
+                settlements.extend(
+                    (
+                        position,
+                        f":{suffix}\t{store_id}\t{SETTLEMENT_KINDS[suffix]}\t{amount}\t{available_at}\t\\N\t"
+                        f"{order_no_text}\t{created_at}\n",
+                    )
+                    for suffix, amount in entries
+                )
+        chunk = _Chunk(self.store.pk, order_nos, orders, lines, events, shipments, settlements)
         if in_background:
             self._collect()
             self._background.start(chunk.write)
@@ -1797,6 +1848,7 @@ class _Chunk:
     lines: list[tuple[int, str]]
     events: list[tuple[int, str]]
     shipments: list[tuple[int, str]]
+    settlements: list[tuple[int, str]]  # each row's text after "order:<id>" (its cause key's start)
 
     def write(self, cursor, *, known_new: bool = False) -> int:
         """Write the orders the store does not have yet (all of them when `known_new`) through a psycopg
@@ -1824,6 +1876,8 @@ class _Chunk:
         ):
             text = "".join([f"{ids[i]}{rest}" for i, rest in rows if ids[i] is not None])
             copy_text(model, columns, text, cursor=cursor)
+        text = "".join([f"order:{ids[i]}{rest}" for i, rest in self.settlements if ids[i] is not None])
+        copy_text(SettlementEntry, SETTLEMENT_COLUMNS, text, cursor=cursor)
         return len(self.order_nos) - len(keep)
 
 

@@ -81,6 +81,18 @@ def service_fee(
     return fee.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
+def order_settlement(
+    *, amount_paid: Decimal, service_fee: Decimal, completed_at: datetime, release_days: int
+) -> tuple[datetime, list[tuple[str, Decimal]]]:
+    """What a completed order adds to its store's settlement account (RULES §5): its income and, when it
+    pays one, its technical service fee (negative), each under its cause-key suffix ("income", "fee"), both
+    withdrawable `release_days` after the buyer confirmed receipt."""
+    entries = [("income", amount_paid)]
+    if service_fee:
+        entries.append(("fee", -service_fee))
+    return completed_at + timedelta(days=release_days), entries
+
+
 # --- Masking buyer data (RULES §12) ---------------------------------------------------------------
 
 

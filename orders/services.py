@@ -32,7 +32,7 @@ from orders.models import (
     TrackingAnomaly,
     TrackingEvent,
 )
-from orders.rules import FeeLine, order_dispatch_deadline, service_fee
+from orders.rules import FeeLine, order_dispatch_deadline, order_settlement, service_fee
 
 
 class OrderRefused(DomainError):
@@ -477,24 +477,7 @@ def order_confirm_receipt(*, order: Order, now: datetime | None = None) -> Order
         )
     order.complete(at=now)
     order.save(update_fields=["status", "completed_at"])
-    available_at = now + timedelta(days=rule_int("settlement_release_days"))
-    settlement_record(
-        store=order.store,
-        kind=SettlementEntry.Kind.ORDER_INCOME,
-        amount=order.amount_paid,
-        available_at=available_at,
-        cause_key=f"order:{order.pk}:income",
-        reason=order.order_no,
-    )
-    if order.service_fee:
-        settlement_record(
-            store=order.store,
-            kind=SettlementEntry.Kind.SERVICE_FEE,
-            amount=-order.service_fee,
-            available_at=available_at,
-            cause_key=f"order:{order.pk}:fee",
-            reason=order.order_no,
-        )
+    available_at = order_settle(order=order, release_days=rule_int("settlement_release_days"))
     _event(
         order,
         "completed",
@@ -503,6 +486,30 @@ def order_confirm_receipt(*, order: Order, now: datetime | None = None) -> Order
         at=now,
     )
     return order
+
+
+SETTLEMENT_KINDS = {"income": SettlementEntry.Kind.ORDER_INCOME, "fee": SettlementEntry.Kind.SERVICE_FEE}
+
+
+def order_settle(*, order: Order, release_days: int) -> datetime:
+    """A completed order's income and fee into the store's settlement account, once per order (cause keys
+    `order:<id>:income` and `order:<id>:fee`); returns when they become withdrawable."""
+    available_at, entries = order_settlement(
+        amount_paid=order.amount_paid,
+        service_fee=order.service_fee,
+        completed_at=order.completed_at,
+        release_days=release_days,
+    )
+    for suffix, amount in entries:
+        settlement_record(
+            store=order.store,
+            kind=SETTLEMENT_KINDS[suffix],
+            amount=amount,
+            available_at=available_at,
+            cause_key=f"order:{order.pk}:{suffix}",
+            reason=order.order_no,
+        )
+    return available_at
 
 
 # --- Buyer data -----------------------------------------------------------------------------------

@@ -893,3 +893,83 @@ def test_imported_orders_carry_what_order_build_computes(funded_store, listings)
     assert [
         (x.sku, x.quantity, x.unit_price, x.service_fee_rate, x.promised_dispatch) for x in order.lines.all()
     ] == [(x.sku, x.quantity, x.unit_price, x.service_fee_rate, x.promised_dispatch) for x in expected_lines]
+
+
+# --- Settlement: imported completed orders book what a confirmed receipt books ---------------------------
+
+
+def settlement_rows(store):
+    from merchants.models import SettlementEntry
+
+    return sorted(
+        SettlementEntry.objects.filter(store=store).values_list(
+            "cause_key", "kind", "amount", "available_at", "released_at", "reason"
+        )
+    )
+
+
+COMPLETED = {
+    "Order Status": "Completed",
+    "Tracking ID": "SF1234567890123",
+    "Shipping Provider Name": "SF Express",
+    "Shipped Time": "2025-03-02 09:00:00",
+    "Delivered Time": "2025-03-04 15:30:00",
+}
+
+
+def test_a_completed_order_books_its_income_and_fee_once(funded_store, listings):
+    data = tiktok_csv(tiktok_row(**COMPLETED), tiktok_row(**{"Order ID": "2"}))
+
+    run(funded_store, data)
+    run(funded_store, data)  # again: nothing more
+
+    order = Order.objects.get(order_no="576461413038785752")
+    assert (order.status, order.completed_at) == ("completed", datetime(2025, 3, 4, 15, 30, tzinfo=SHANGHAI))
+    withdrawable_from = datetime(2025, 3, 7, 15, 30, tzinfo=SHANGHAI)  # receipt + 3 days (rule table)
+    assert settlement_rows(funded_store) == [
+        (f"order:{order.pk}:fee", "service_fee", Decimal("-2.00"), withdrawable_from, None, order.order_no),
+        (f"order:{order.pk}:income", "order_income", Decimal("39.90"), withdrawable_from, None, order.order_no),
+    ]
+
+
+def test_the_settlement_of_an_imported_order_is_that_of_a_confirmed_receipt(funded_store, listings):
+    """The same order completed through the services books the same rows (ids aside)."""
+    from merchants.models import SettlementEntry
+    from orders.services import order_confirm_receipt
+
+    run(funded_store, tiktok_csv(tiktok_row(**{**COMPLETED, "Order Status": "Delivered"})))
+    delivered = Order.objects.get()
+    order_confirm_receipt(order=delivered, now=datetime(2025, 3, 4, 15, 30, tzinfo=SHANGHAI))
+    by_service = settlement_rows(funded_store)
+    SettlementEntry.objects.all().delete()
+    Order.objects.all().delete()
+
+    run(funded_store, tiktok_csv(tiktok_row(**COMPLETED)))
+
+    imported = Order.objects.get()
+    assert [row[1:] for row in settlement_rows(funded_store)] == [row[1:] for row in by_service]
+    assert [row[0] for row in settlement_rows(funded_store)] == [
+        f"order:{imported.pk}:fee",
+        f"order:{imported.pk}:income",
+    ]
+
+
+def test_update_to_completed_books_the_settlement(funded_store, listings):
+    run(funded_store, tiktok_csv(tiktok_row()))
+
+    result = run(funded_store, tiktok_csv(tiktok_row(**COMPLETED)), update_existing=True)
+
+    order = Order.objects.get()
+    assert (result.updated, order.status) == (1, "completed")
+    assert [(key, amount) for key, _kind, amount, *_rest in settlement_rows(funded_store)] == [
+        (f"order:{order.pk}:fee", Decimal("-2.00")),
+        (f"order:{order.pk}:income", Decimal("39.90")),
+    ]
+
+
+def test_a_refused_import_books_no_settlement(funded_store, listings):
+    data = tiktok_csv(tiktok_row(**COMPLETED), tiktok_row(**{"Order ID": "2", "Seller SKU": "NOPE"}))
+
+    result = run(funded_store, data)
+
+    assert (result.error_count, state(), settlement_rows(funded_store)) == (1, (0, 0, 0, 0), [])
