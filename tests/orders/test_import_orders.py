@@ -928,7 +928,14 @@ def test_a_completed_order_books_its_income_and_fee_once(funded_store, listings)
     withdrawable_from = datetime(2025, 3, 7, 15, 30, tzinfo=SHANGHAI)  # receipt + 3 days (rule table)
     assert settlement_rows(funded_store) == [
         (f"order:{order.pk}:fee", "service_fee", Decimal("-2.00"), withdrawable_from, None, order.order_no),
-        (f"order:{order.pk}:income", "order_income", Decimal("39.90"), withdrawable_from, None, order.order_no),
+        (
+            f"order:{order.pk}:income",
+            "order_income",
+            Decimal("39.90"),
+            withdrawable_from,
+            None,
+            order.order_no,
+        ),
     ]
 
 
