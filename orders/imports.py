@@ -27,6 +27,7 @@ import json
 import re
 import sys
 import threading
+from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -61,6 +62,7 @@ from orders.services import (
     normalise_tracking_no,
     order_settle,
     tracking_problem,
+    waybill_reused_message,
 )
 
 # The web upload's limit (the command lifts it); a million-line export is about 300 MB of CSV.
@@ -848,12 +850,7 @@ class RowParser:
             errors.append(RowError(line, names["address"], _("required")))
 
         carrier = None
-        tracking_text = cells[ix["tracking_no"]]
-        tracking_no = (
-            tracking_text.upper()
-            if tracking_text.isalnum() and tracking_text.isascii()
-            else normalise_tracking_no(tracking_text)
-        )
+        tracking_no = _tracking_no(cells[ix["tracking_no"]])
         carrier_text = cells[ix["carrier"]]
         ships = status in _STATUS_ORDER and status != OrderStatus.PAID
         if carrier_text:
@@ -944,6 +941,11 @@ class RowParser:
         )
 
 
+def _tracking_no(text: str) -> str:
+    """A tracking number as shipping stores it (upper case, without spaces or dashes)."""
+    return text.upper() if text.isalnum() and text.isascii() else normalise_tracking_no(text)
+
+
 # --- Grouping lines into orders ----------------------------------------------------------------------------
 
 # Per order, one int: its first and last line and 32-bit fingerprints of its first line's order-level values
@@ -982,6 +984,14 @@ class OrderIndex:
             itemgetter(*self._identity, -1),
         ]
         self._identity_of = itemgetter(*self._identity, -1)
+        self._tracking_at = pos("tracking_no")
+        self._address_of = itemgetter(*[pos(n) for n in ("province", "city", "district", "address")], -1)
+        # Per order with a tracking number: 32 bits of the number, 32 of the address cells. After the first
+        # pass, the numbers that come with more than one address (`conflicted_waybills`) are looked at
+        # closely by the second; every other number is used by one address only.
+        self._waybills = array("Q")
+        self.conflicted_waybills: set[int] = set()
+        self._first_use: dict[tuple[int, str], tuple[str, int, str]] = {}
         self._labels = None
         self.orders: dict[str, int] = {}
         self.repeated_lines: dict[int, int] = {}  # hash of (order, line identity) → its first line
@@ -1001,10 +1011,51 @@ class OrderIndex:
             for position, value in enumerate(self._fingerprints(cells)):
                 packed |= value << _shift(position)
             self.orders[key] = packed
+            tracking = cells[self._tracking_at]
+            if tracking:
+                self._waybills.append(
+                    (hash(_tracking_no(tracking)) & _MASK32) << 32 | hash(self._address_of(cells)) & _MASK32
+                )
             return
         self.orders[key] = (packed & ~(_MASK32 << 32)) | (line << 32)
         identity = hash((key, self._identity_of(cells)))
         self.repeated_lines.setdefault(identity, line)
+
+    def settle_waybills(self) -> None:
+        """End of the first pass: the tracking numbers that more than one address uses."""
+        values, self._waybills = sorted(self._waybills), array("Q")
+        previous = None
+        for value in values:
+            if previous is not None and value != previous and value >> 32 == previous >> 32:
+                self.conflicted_waybills.add(value >> 32)
+            previous = value
+
+    def waybill_problems(self, line: int, parsed: ParsedLine) -> list[RowError]:
+        """Second pass, first line of a shipped order: its waybill used by an earlier order of the file to a
+        different address (RULES §4: a waybill is not reused)."""
+        if parsed.carrier is None or _STATUS_ORDER.get(parsed.status, 0) < 1:
+            return []
+        if (hash(parsed.tracking_no) & _MASK32) not in self.conflicted_waybills:
+            return []
+        if self.orders[parsed.order_no] & _MASK32 != line:
+            return []  # the order's other lines: its first line answers for the order
+        address = digest(f"{parsed.recipient.region} {parsed.recipient.address}")
+        first = self._first_use.setdefault(
+            (parsed.carrier.pk, parsed.tracking_no), (address, line, parsed.order_no)
+        )
+        if first[0] == address:
+            return []
+        return [
+            RowError(
+                line,
+                self.layout.column("tracking_no"),
+                _(
+                    "%(number)s is already the waybill of order %(order_no)s in row %(row)d, to a different "
+                    "address; a waybill cannot be reused."
+                )
+                % {"number": parsed.tracking_no, "order_no": first[2], "row": first[1]},
+            )
+        ]
 
     def last_line(self, key: str) -> int:
         return (self.orders[key] >> 32) & _MASK32
@@ -1157,6 +1208,7 @@ def _check_pass(table: TableFile, result: ImportResult, progress) -> tuple[Layou
         raise OrderImportError(_("The file has a header row but no order lines."))
     result.format = layout.format.code
     result.orders = len(index.orders)
+    index.settle_waybills()
     return layout, index
 
 
@@ -1293,6 +1345,7 @@ class _Writer:
             self.errors_csv.writerow([*layout.header, "error"])
         self.copy = connection.vendor == "postgresql"
         self._background = None
+        self._inflight: list[list[_PendingLine]] = []  # the groups of the chunk being written
         if self.copy and not dry_run:
             connection.ensure_connection()
             self._background = _Background(connection.connection)
@@ -1302,6 +1355,7 @@ class _Writer:
             self._actor_text = "\\N" if self.actor_id is None else str(self.actor_id)
 
     def run(self, table: TableFile, index: OrderIndex, progress) -> None:
+        self.index = index
         layout, rows = _data_rows(table)
         parse = RowParser(layout, self.context).parse
         normalise, problems, last_line, key_at = (
@@ -1350,6 +1404,7 @@ class _Writer:
 
     def _read(self, rows, parse, normalise, problems, last_line, key_at, table, progress) -> None:
         skip_invalid = self.skip_invalid
+        conflicted_waybills, waybill_problems = self.index.conflicted_waybills, self.index.waybill_problems
         pending: dict[str, list[_PendingLine]] = {}
         ready: list[list[_PendingLine]] = []
         for done, (line, cells) in enumerate(rows, start=1):
@@ -1358,6 +1413,8 @@ class _Writer:
             group_errors = problems(line, row)
             if group_errors:
                 errors += group_errors
+            if conflicted_waybills and parsed is not None and parsed is not UNPAID_LINE:
+                errors += waybill_problems(line, parsed)
             if errors and not skip_invalid:
                 self.result.add_errors(errors)
                 if not self.refused_row:
@@ -1387,6 +1444,7 @@ class _Writer:
         if not self.refused_row:
             ready.extend(pending.values())  # only when the file changed between the passes
             self.flush(ready)
+            self._collect()  # the last chunk's refusals (reused waybills) are among the errors below
             if self._order_errors:
                 self.result.add_errors(self._order_errors)
 
@@ -1567,13 +1625,50 @@ class _Writer:
                 for p, rate in zip(parsed, rates, strict=True)
             ]
             built.append((order_row, lines, events, shipment, settlement))
+        if not in_background:  # (the writing thread checks its chunk's waybills itself, before writing it)
+            reused = self._reused_waybills(built)
+            if reused:
+                for position in reused:
+                    self._refuse_reused_waybill(groups[position])
+                built = [order for position, order in enumerate(built) if position not in reused]
         self.result.created += len(built)
         if self.dry_run:
             return
         if self.copy:
+            self._inflight = groups
             self._copy(built, imported, in_background=in_background)
         else:
             self._insert(built)
+
+    @staticmethod
+    def _waybills(built) -> list[tuple[int, int, str, str]]:
+        """(position, carrier id, tracking number, address digest) of each new order that has a shipment."""
+        return [
+            (position, shipment[0], shipment[1], order_row[17])
+            for position, (order_row, _lines, _events, shipment, _settlement) in enumerate(built)
+            if shipment is not None
+        ]
+
+    def _reused_waybills(self, built) -> set[int]:
+        """Positions of the new orders whose waybill the database has for another address."""
+        waybills = self._waybills(built)
+        if not waybills:
+            return set()
+        found = Shipment.objects.filter(tracking_no__in={number for _p, _c, number, _d in waybills})
+        return _reused(waybills, found.values_list("carrier_id", "tracking_no", "address_digest"))
+
+    def _refuse_reused_waybill(self, group: list[_PendingLine]) -> None:
+        head = group[0]
+        self.refuse(
+            group,
+            [
+                RowError(
+                    head.line,
+                    self.layout.column("tracking_no"),
+                    waybill_reused_message(head.parsed.tracking_no),
+                )
+            ],
+        )
 
     def _fee(self, amount_paid: Decimal, lines: tuple, age: int | None) -> Decimal:
         key = (amount_paid, lines, age)
@@ -1687,6 +1782,12 @@ class _Writer:
             )
             return
         has_shipment = Shipment.objects.filter(order=order).exists()
+        if order.status == OrderStatus.PAID and _STATUS_ORDER.get(target, 0) >= 1 and not has_shipment:
+            others = Shipment.objects.filter(tracking_no=head.tracking_no).exclude(order=order)
+            waybill = (0, head.carrier.pk, head.tracking_no, order.address_digest)
+            if _reused([waybill], others.values_list("carrier_id", "tracking_no", "address_digest")):
+                self._refuse_reused_waybill(group)
+                return
         events: list = []
         before = order.status
         shipment = self._advance(order, head, events, has_shipment=has_shipment)
@@ -1821,7 +1922,16 @@ class _Writer:
                     )
                     for suffix, amount in entries
                 )
-        chunk = _Chunk(self.store.pk, order_nos, orders, lines, events, shipments, settlements)
+        chunk = _Chunk(
+            self.store.pk,
+            order_nos,
+            orders,
+            lines,
+            events,
+            shipments,
+            settlements,
+            self._waybills(built) if in_background else [],
+        )
         if in_background:
             self._collect()
             self._background.start(chunk.write)
@@ -1830,11 +1940,18 @@ class _Writer:
                 chunk.write(cursor.cursor, known_new=True)
 
     def _collect(self) -> None:
-        """Wait for the chunk being written; count the orders it found the store already had."""
-        already_there = self._background.wait() if self._background is not None else None
+        """Wait for the chunk being written; count the orders it found the store already had, and refuse
+        those it left out for a reused waybill."""
+        outcome = self._background.wait() if self._background is not None else None
+        if outcome is None:
+            return
+        already_there, reused = outcome
         if already_there:
             self.result.created -= already_there
             self.result.skipped += already_there
+        for position in sorted(reused):
+            self.result.created -= 1
+            self._refuse_reused_waybill(self._inflight[position])
 
 
 @dataclass
@@ -1849,10 +1966,12 @@ class _Chunk:
     events: list[tuple[int, str]]
     shipments: list[tuple[int, str]]
     settlements: list[tuple[int, str]]  # each row's text after "order:<id>" (its cause key's start)
+    waybills: list[tuple[int, int, str, str]]  # to check before writing: see `_Writer._waybills`
 
-    def write(self, cursor, *, known_new: bool = False) -> int:
-        """Write the orders the store does not have yet (all of them when `known_new`) through a psycopg
-        cursor; returns how many it had already."""
+    def write(self, cursor, *, known_new: bool = False) -> tuple[int, set[int]]:
+        """Write the orders the store does not have yet (all of them when `known_new`) and whose waybill
+        no other address has, through a psycopg cursor; returns how many the store had already and the
+        positions of those left out for their waybill."""
         keep = range(len(self.order_nos))
         if not known_new:
             cursor.execute(
@@ -1862,6 +1981,18 @@ class _Chunk:
             existing = {order_no for (order_no,) in cursor.fetchall()}
             if existing:
                 keep = [i for i, order_no in enumerate(self.order_nos) if order_no not in existing]
+        already_there = len(self.order_nos) - len(keep)
+        reused: set[int] = set()
+        if self.waybills:
+            kept = set(keep)
+            waybills = [waybill for waybill in self.waybills if waybill[0] in kept]
+            cursor.execute(
+                "SELECT carrier_id, tracking_no, address_digest FROM orders_shipment WHERE tracking_no = ANY(%s)",
+                [list({number for _p, _c, number, _d in waybills})],
+            )
+            reused = _reused(waybills, cursor.fetchall())
+            if reused:
+                keep = [i for i in keep if i not in reused]
         ids: list[int | None] = [None] * len(self.order_nos)
         for position, order_id in zip(keep, reserve_ids(Order, len(keep), cursor=cursor), strict=True):
             ids[position] = order_id
@@ -1878,7 +2009,20 @@ class _Chunk:
             copy_text(model, columns, text, cursor=cursor)
         text = "".join([f"order:{ids[i]}{rest}" for i, rest in self.settlements if ids[i] is not None])
         copy_text(SettlementEntry, SETTLEMENT_COLUMNS, text, cursor=cursor)
-        return len(self.order_nos) - len(keep)
+        return already_there, reused
+
+
+def _reused(waybills, found) -> set[int]:
+    """Positions of `waybills` (position, carrier id, number, address digest) that a shipment in `found`
+    (carrier id, number, address digest) has for another address."""
+    addresses: dict[tuple[int, str], set[str]] = {}
+    for carrier_id, number, address in found:
+        addresses.setdefault((carrier_id, number), set()).add(address)
+    return {
+        position
+        for position, carrier_id, number, address in waybills
+        if addresses.get((carrier_id, number), {address}) - {address}
+    }
 
 
 class _Background:

@@ -270,6 +270,13 @@ def tracking_problem(*, carrier: Carrier, tracking_no: str) -> str | None:
     return None
 
 
+def waybill_reused_message(tracking_no: str) -> str:
+    """RULES §4: a waybill already used on another order to a different address is refused."""
+    return _(
+        "%(number)s was already used for another order to a different address; a waybill cannot be reused."
+    ) % {"number": tracking_no}
+
+
 def _lock_waybill(carrier_code: str, tracking_no: str) -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
@@ -313,17 +320,7 @@ def order_ship(
         .first()
     )
     if reused:
-        raise OrderRefused(
-            field_errors={
-                "tracking_no": [
-                    _(
-                        "%(number)s was already used for another order to a different address; "
-                        "a waybill cannot be reused."
-                    )
-                    % {"number": tracking_no}
-                ]
-            }
-        )
+        raise OrderRefused(field_errors={"tracking_no": [waybill_reused_message(tracking_no)]})
     Shipment.objects.create(
         order=order,
         carrier=carrier,

@@ -980,3 +980,91 @@ def test_a_refused_import_books_no_settlement(funded_store, listings):
     result = run(funded_store, data)
 
     assert (result.error_count, state(), settlement_rows(funded_store)) == (1, (0, 0, 0, 0), [])
+
+
+# --- Waybills: a tracking number is not reused for another address (RULES §4) ---------------------------
+
+SHIPPED = {
+    "Order Status": "Shipped",
+    "Tracking ID": "SF1234567890123",
+    "Shipping Provider Name": "SF Express",
+    "Shipped Time": "2025-03-02 09:00:00",
+}
+ELSEWHERE = {"Recipient": "李四", "State": "上海市", "City": "上海市", "Detail Address": "世纪大道 1 号"}
+
+
+def test_a_waybill_two_orders_of_the_file_give_to_different_addresses_is_refused(
+    funded_store, listings, monkeypatch
+):
+    monkeypatch.setattr("orders.imports.CHUNK_ORDERS", 1)  # each order its own chunk: the check spans them
+    data = tiktok_csv(
+        tiktok_row(**SHIPPED),
+        tiktok_row(**{"Order ID": "2"}),
+        tiktok_row(**{**SHIPPED, **ELSEWHERE, "Order ID": "3", "Tracking ID": "sf 1234-5678-90123"}),
+    )
+
+    result = run(funded_store, data)
+
+    assert messages(result) == [
+        "row 4: Tracking ID: SF1234567890123 is already the waybill of order 576461413038785752 in row 2, "
+        "to a different address; a waybill cannot be reused."
+    ]
+    assert state() == (0, 0, 0, 0)
+
+
+def test_orders_to_one_address_may_share_a_waybill(funded_store, listings):
+    data = tiktok_csv(tiktok_row(**SHIPPED), tiktok_row(**{**SHIPPED, "Order ID": "2", "Recipient": "张三丰"}))
+
+    result = run(funded_store, data)
+
+    assert (result.created, result.error_count) == (2, 0)
+    assert list(Shipment.objects.values_list("tracking_no", flat=True)) == ["SF1234567890123"] * 2
+
+
+def test_a_waybill_the_store_shipped_to_another_address_is_refused(funded_store, listings):
+    from tests.orders.factories import carrier, make_order
+
+    from orders.services import order_ship
+
+    shipped = make_order(funded_store, sku="TOWEL-1")
+    order_ship(order=shipped, carrier=carrier("sf"), tracking_no="SF1234567890123")
+    before = state()
+    data = tiktok_csv(tiktok_row(**{**SHIPPED, **ELSEWHERE}), tiktok_row(**{"Order ID": "2"}))
+
+    result = run(funded_store, data)
+
+    assert messages(result) == [
+        "row 2: Tracking ID: SF1234567890123 was already used for another order to a different address; "
+        "a waybill cannot be reused."
+    ]
+    assert state() == before
+
+    out = io.StringIO()
+    result = run(funded_store, data, skip_invalid=True, errors_out=out)
+
+    assert (result.created, result.refused, result.error_count) == (1, 1, 1)
+    assert Order.objects.filter(order_no="2").exists()
+    assert not Order.objects.filter(order_no="576461413038785752").exists()
+    assert list(csv.reader(io.StringIO(out.getvalue())))[1][-1] == (
+        "Tracking ID: SF1234567890123 was already used for another order to a different address; "
+        "a waybill cannot be reused."
+    )
+
+
+def test_update_refuses_a_waybill_used_for_another_address(funded_store, listings):
+    from tests.orders.factories import carrier, make_order
+
+    from orders.services import order_ship
+
+    run(funded_store, tiktok_csv(tiktok_row()))
+    other = make_order(funded_store, sku="TOWEL-1")  # to the factories' recipient, not to 李四
+    order_ship(order=other, carrier=carrier("sf"), tracking_no="SF1234567890123")
+
+    result = run(funded_store, tiktok_csv(tiktok_row(**{**SHIPPED, **ELSEWHERE})), update_existing=True)
+
+    assert result.updated == 0
+    assert messages(result) == [
+        "row 2: Tracking ID: SF1234567890123 was already used for another order to a different address; "
+        "a waybill cannot be reused."
+    ]
+    assert Order.objects.get(order_no="576461413038785752").status == "paid"
