@@ -1013,7 +1013,9 @@ def test_a_waybill_two_orders_of_the_file_give_to_different_addresses_is_refused
 
 
 def test_orders_to_one_address_may_share_a_waybill(funded_store, listings):
-    data = tiktok_csv(tiktok_row(**SHIPPED), tiktok_row(**{**SHIPPED, "Order ID": "2", "Recipient": "张三丰"}))
+    data = tiktok_csv(
+        tiktok_row(**SHIPPED), tiktok_row(**{**SHIPPED, "Order ID": "2", "Recipient": "张三丰"})
+    )
 
     result = run(funded_store, data)
 
@@ -1022,9 +1024,8 @@ def test_orders_to_one_address_may_share_a_waybill(funded_store, listings):
 
 
 def test_a_waybill_the_store_shipped_to_another_address_is_refused(funded_store, listings):
-    from tests.orders.factories import carrier, make_order
-
     from orders.services import order_ship
+    from tests.orders.factories import carrier, make_order
 
     shipped = make_order(funded_store, sku="TOWEL-1")
     order_ship(order=shipped, carrier=carrier("sf"), tracking_no="SF1234567890123")
@@ -1052,9 +1053,8 @@ def test_a_waybill_the_store_shipped_to_another_address_is_refused(funded_store,
 
 
 def test_update_refuses_a_waybill_used_for_another_address(funded_store, listings):
-    from tests.orders.factories import carrier, make_order
-
     from orders.services import order_ship
+    from tests.orders.factories import carrier, make_order
 
     run(funded_store, tiktok_csv(tiktok_row()))
     other = make_order(funded_store, sku="TOWEL-1")  # to the factories' recipient, not to 李四
