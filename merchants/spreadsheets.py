@@ -187,6 +187,7 @@ class _CountingReader(io.RawIOBase):
     def __init__(self, stream):
         self.stream = stream
         self.count = 0
+        self.nul_seen = False  # a NUL byte: binary data, which no text export has (UTF-16 aside)
 
     def readable(self):
         return True
@@ -196,6 +197,8 @@ class _CountingReader(io.RawIOBase):
         size = len(data)
         buffer[:size] = data
         self.count += size
+        if not self.nul_seen and b"\x00" in data:
+            self.nul_seen = True
         return size
 
 
@@ -333,9 +336,15 @@ class TableFile:
             text = io.TextIOWrapper(io.BufferedReader(counter, 1 << 16), encoding=self.encoding, newline="")
             reader = csv.reader(text, delimiter=self.delimiter)
             line = 1
+            binary = _(
+                "The file has binary data (a NUL character) in line %(line)d: it is not a text export. Save it "
+                "again as UTF-8 CSV or as XLSX."
+            )
             try:
                 strip = str.strip
                 for cells in reader:
+                    if counter.nul_seen and any("\x00" in cell for cell in cells):
+                        raise SpreadsheetError(binary % {"line": line})
                     if any(cells):
                         if cells[0][:1] == "\ufeff":
                             cells[0] = cells[0][1:]

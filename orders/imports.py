@@ -44,7 +44,7 @@ from merchants.bulkwrite import copy_escape as _copy_escape
 from merchants.bulkwrite import copy_text, insert_rows, reserve_ids
 from merchants.models import Listing, SettlementEntry, Store
 from merchants.selectors import banned_skus, rule_int
-from merchants.spreadsheets import EncodingChanged, RowError, SpreadsheetError, TableFile
+from merchants.spreadsheets import EncodingChanged, RowError, SpreadsheetError, TableFile, formula_safe
 from orders.crypto import FieldCipher, digest
 from orders.models import Carrier, Fulfilment, Order, OrderEvent, OrderLine, OrderStatus, Shipment
 from orders.rules import (
@@ -429,6 +429,15 @@ def clean_cell(text: str) -> str:
     elif len(text) > 1 and text[0] == "'" and text[1] in "=+-@\t\r":
         text = text[1:]
     return text
+
+
+def error_file_cell(text: str) -> str:
+    """A cell of the refused-rows file, which sellers open in a spreadsheet, fix and upload again: a value a
+    spreadsheet would run as a formula gets an apostrophe in front (OWASP CSV injection), a long number a
+    leading tab as the seller centres write them (else Excel shows 5.76E+17); `clean_cell` takes both off."""
+    if text.isdigit() and len(text) > 11:
+        return "\t" + text
+    return formula_safe(text)
 
 
 _PLAIN_MONEY = re.compile(r"\d{1,10}(?:\.\d{1,2})?")
@@ -1342,7 +1351,7 @@ class _Writer:
         self.errors_csv = None
         if errors_out is not None:
             self.errors_csv = csv.writer(errors_out, lineterminator="\r\n")
-            self.errors_csv.writerow([*layout.header, "error"])
+            self.errors_csv.writerow([error_file_cell(name) for name in (*layout.header, "error")])
         self.copy = connection.vendor == "postgresql"
         self._background = None
         self._inflight: list[list[_PendingLine]] = []  # the groups of the chunk being written
@@ -1469,7 +1478,7 @@ class _Writer:
                 if own
                 else _("not imported: row %(line)d of the same order was refused") % {"line": first_bad}
             )
-            self.errors_csv.writerow([*entry.cells, message])
+            self.errors_csv.writerow([error_file_cell(cell) for cell in (*entry.cells, message)])
 
     def flush(self, groups: list[list[_PendingLine]]) -> None:
         candidates = []

@@ -1068,3 +1068,55 @@ def test_update_refuses_a_waybill_used_for_another_address(funded_store, listing
         "a waybill cannot be reused."
     ]
     assert Order.objects.get(order_no="576461413038785752").status == "paid"
+
+
+def test_the_error_file_is_formula_safe_and_imports_again_once_fixed(funded_store, listings):
+    data = tiktok_csv(
+        tiktok_row(**{"Seller SKU": "NOPE", "Phone #": "+86 138 1234 5678", "Buyer Message": "=1+2"}),
+        tiktok_row(**{"Order ID": "2", "Phone #": "=cmd|' /C calc'!A0"}),
+    )
+    out = io.StringIO()
+
+    result = run(funded_store, data, skip_invalid=True, errors_out=out)
+
+    assert (result.created, result.refused) == (0, 2)
+    rows = list(csv.reader(io.StringIO(out.getvalue())))
+    header = rows[0]
+    first, second = (dict(zip(header, row, strict=True)) for row in rows[1:])
+    assert (first["Order ID"], first["Phone #"], first["Buyer Message"]) == (
+        "\t576461413038785752",  # kept as text when a spreadsheet opens it
+        "'+86 138 1234 5678",
+        "'=1+2",
+    )
+    assert second["Phone #"] == "'=cmd|' /C calc'!A0"
+
+    # the seller fixes the SKU and the phone in the file and uploads it again, apostrophes and all
+    first["Seller SKU"], second["Phone #"] = "TOWEL-1", "13900000000"
+    fixed = io.StringIO()
+    writer = csv.writer(fixed, lineterminator="\r\n")
+    writer.writerow(header)
+    writer.writerows([[row[column] for column in header] for row in (first, second)])
+
+    result = run(funded_store, fixed.getvalue().encode())
+
+    assert (result.created, result.error_count) == (2, 0)
+    order = Order.objects.get(order_no="576461413038785752")
+    assert (order.recipient_phone, order.buyer_message) == ("+8613812345678", "=1+2")
+
+
+def test_binary_data_past_the_first_kilobytes_is_refused_with_its_line(funded_store, listings):
+    """The first 4 KB are sniffed for binary data; a NUL further down (which PostgreSQL's text cannot
+    hold) is found while the file is read, and nothing is written."""
+    rows = [tiktok_row(**{"Order ID": str(i)}) for i in range(1, 40)]
+    rows.append(tiktok_row(**{"Order ID": "40", "Product Name": "Tow\x00el"}))
+    data = tiktok_csv(*rows)
+    assert len(data) > 4096 and b"\x00" not in data[:4096]
+
+    with pytest.raises(OrderImportError) as refused:
+        run(funded_store, data)
+
+    assert refused.value.messages == [
+        "The file has binary data (a NUL character) in line 41: it is not a text export. Save it again as "
+        "UTF-8 CSV or as XLSX."
+    ]
+    assert state() == (0, 0, 0, 0)

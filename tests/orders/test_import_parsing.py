@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from cryptography.fernet import Fernet
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from orders.crypto import FieldCipher, _hmac_sha256, decrypt, digest, encrypt
@@ -26,6 +26,7 @@ from orders.imports import (
     parse_phone,
     parse_time,
 )
+from orders.models import Order
 from tests.merchants.factories import ListingFactory
 from tests.orders.test_import_orders import NOW, TIKTOK_HEADER, tiktok_csv, tiktok_row
 
@@ -208,3 +209,61 @@ def test_arbitrary_csv_under_a_tiktok_header(import_store, lines):
     writer.writerow(TIKTOK_HEADER)
     writer.writerows(lines)
     _import(import_store, out.getvalue().encode("utf-8"))
+
+
+_free_text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=40)
+
+
+@pytest.mark.django_db
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    texts=st.fixed_dictionaries(
+        {
+            column: _free_text
+            for column in (
+                "Product Name",
+                "Variation",
+                "Buyer Message",
+                "Recipient",
+                "City",
+                "Detail Address",
+            )
+        }
+    )
+)
+def test_arbitrary_text_is_written_as_it_was_read_or_refused_by_row(import_store, texts):
+    """Not a dry run: free text in the columns stored as text goes through the real write path (COPY on
+    PostgreSQL, with its escapes, and the recipient's encryption) and reads back as the import read it."""
+    _arbitrary_text_import.counter += 1
+    order_no = f"HYP{_arbitrary_text_import.counter}"
+    data = tiktok_csv(tiktok_row(**{"Order ID": order_no, **texts}))
+
+    result = _arbitrary_text_import(import_store, data)
+
+    if result is None or result.error_count:
+        assert not Order.objects.filter(store=import_store, order_no=order_no).exists()
+        event("refused")
+        return
+    event("written")
+    order = Order.objects.get(store=import_store, order_no=order_no)
+    read = [clean_cell(texts[column].strip()) for column in ("Buyer Message", "Recipient", "Detail Address")]
+    assert (order.buyer_message, order.recipient_name, order.recipient_address) == (
+        read[0][:500],
+        read[1],
+        read[2],
+    )
+    assert order.lines.get().sku == "TOWEL-1"
+
+
+def _arbitrary_text_import(store, data):
+    try:
+        result = orders_import(store=store, source=data, now=NOW)
+    except OrderImportError as error:
+        assert error.messages and all(isinstance(m, str) and m for m in error.messages)
+        return None
+    for error in result.errors:
+        assert str(error).startswith(f"row {error.line}: ")
+    return result
+
+
+_arbitrary_text_import.counter = 0
