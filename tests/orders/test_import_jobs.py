@@ -136,11 +136,15 @@ def test_an_upload_becomes_a_job_that_imports_and_shows_its_figures(
     html = page.content.decode()
     assert "Import finished." in html
     assert 'http-equiv="refresh"' not in html
-    assert [(row[0], row[1]) for row in _figures(html)][:4] == [
+    assert [(row[0], row[1]) for row in _figures(html)] == [
         ("Format", "tiktok"),
         ("Lines read", "2"),
         ("Orders in the file", "2"),
         ("Orders created", "2"),
+        ("Orders updated", "0"),
+        ("Already imported, left as they are", "0"),
+        ("Never paid, left out", "0"),
+        ("Problems found", "0"),
     ]
 
 
@@ -299,7 +303,7 @@ def test_skip_invalid_imports_the_good_orders_and_serves_the_refused_rows_with_a
     rows = list(csv.reader(io.StringIO(text)))
     assert rows[0][-1] == "error" and rows[0][:-1] == list(tiktok_csv_header())
     assert len(rows) == 2
-    assert rows[1][0] == "576461413038785111"
+    assert rows[1][0] == "\t576461413038785111"  # a long number stays text in a spreadsheet
     assert rows[1][-1].startswith("Seller SKU: ") and "NOPE-9" in rows[1][-1]
 
 
@@ -733,3 +737,37 @@ def test_the_demo_seeds_one_finished_import_on_demo_001(media_root):
     assert Order.objects.count() == orders_before  # a re-upload: nothing new
     assert seed_import_job(stores=merchants["stores"]).pk == job.pk
     assert ImportJob.objects.count() == 1
+
+
+def test_the_result_page_shows_every_figure_of_an_update_with_refusals(
+    seller_client, funded_store, listings, django_capture_on_commit_callbacks
+):
+    # Given two orders imported earlier
+    post_file(seller_client, funded_store, tiktok_csv(GOOD_1, GOOD_2), django_capture_on_commit_callbacks)
+    shipped = tiktok_row(**{"Order Status": "Shipped", "Tracking ID": "SF1234567890123",
+                            "Shipping Provider Name": "SF Express", "Shipped Time": "2025-03-02 09:00:00"})  # fmt: skip
+
+    # When a later export moves one forward, repeats the other, and brings a new and a refused one
+    response = post_file(
+        seller_client,
+        funded_store,
+        tiktok_csv(shipped, GOOD_2, tiktok_row(**{"Order ID": "3"}), UNKNOWN_SKU),
+        django_capture_on_commit_callbacks,
+        skip_invalid=True,
+        update_existing=True,
+    )
+
+    # Then the page shows each figure
+    html = seller_client.get(response.url).content.decode()
+    assert [(row[0], row[1]) for row in _figures(html)] == [
+        ("Format", "tiktok"),
+        ("Lines read", "4"),
+        ("Orders in the file", "4"),
+        ("Orders created", "1"),
+        ("Orders updated", "1"),
+        ("Already imported, left as they are", "1"),
+        ("Never paid, left out", "0"),
+        ("Orders refused", "1"),
+        ("Problems found", "1"),
+    ]
+    assert "Orders already imported are updated." in html

@@ -1120,3 +1120,93 @@ def test_binary_data_past_the_first_kilobytes_is_refused_with_its_line(funded_st
         "UTF-8 CSV or as XLSX."
     ]
     assert state() == (0, 0, 0, 0)
+
+
+# --- Douyin: an order of several lines (子订单), and a line given twice --------------------------------------
+
+
+def douyin_csv(*rows):
+    return "\r\n".join(",".join(row) for row in [DOUYIN_HEADER, *rows]).encode("utf-8")
+
+
+def douyin_line(sub_order: str, sku: str, quantity: str = "1", price: str = "39.90"):
+    return [
+        "6920000000000000001", sub_order, sku, "纯棉浴巾", quantity, price, "59.80", "李四", "13900000000",
+        "上海市", "上海市", "浦东新区", "世纪大道 1 号", "2025/03/01 09:00", "2025/03/01 09:01", "", "",
+        "待发货", "",
+    ]  # fmt: skip
+
+
+def test_a_douyin_order_of_several_sub_orders_is_one_order(funded_store, listings):
+    data = douyin_csv(
+        douyin_line("69200000000000000011", "TOWEL-1"),
+        douyin_line("69200000000000000012", "MUG-2", quantity="2", price="9.95"),
+    )
+
+    result = run(funded_store, data)
+
+    assert (result.lines, result.orders, result.created, result.error_count) == (2, 1, 1, 0)
+    order = Order.objects.get()
+    assert order.amount_paid == Decimal("59.80")
+    assert [(x.sku, x.quantity, x.unit_price) for x in order.lines.all()] == [
+        ("TOWEL-1", 1, Decimal("39.90")),
+        ("MUG-2", 2, Decimal("9.95")),
+    ]
+
+
+def test_a_douyin_sub_order_given_twice_is_a_duplicate_line(funded_store, listings):
+    data = douyin_csv(
+        douyin_line("69200000000000000011", "TOWEL-1"),
+        douyin_line("69200000000000000011", "TOWEL-1"),
+    )
+
+    result = run(funded_store, data)
+
+    assert messages(result) == [
+        "row 3: 子订单编号: duplicate line: row 2 of order 6920000000000000001 has the same product"
+    ]
+    assert state() == (0, 0, 0, 0)
+
+
+# --- The command's other options, and imported orders on screen ----------------------------------------------
+
+
+def test_command_dry_run_checks_and_writes_nothing(funded_store, listings, tmp_path, capsys):
+    path = tmp_path / "orders.csv"
+    path.write_bytes(tiktok_csv(tiktok_row(), tiktok_row(**{"Order ID": "2"})))
+
+    call_command("import_orders", str(path), "--store", funded_store.code, "--dry-run")
+
+    out = capsys.readouterr().out
+    assert "2 line(s), 2 order(s) (tiktok): 2 would be created" in out
+    assert state() == (0, 0, 0, 0)
+
+
+def test_command_update_moves_imported_orders_forward(funded_store, listings, tmp_path, capsys):
+    path = tmp_path / "orders.csv"
+    path.write_bytes(tiktok_csv(tiktok_row()))
+    call_command("import_orders", str(path), "--store", funded_store.code)
+    path.write_bytes(tiktok_csv(tiktok_row(**SHIPPED)))
+
+    call_command("import_orders", str(path), "--store", funded_store.code, "--update")
+
+    assert "0 were created, 1 were updated" in capsys.readouterr().out
+    assert Order.objects.get().status == "shipped"
+
+
+def test_an_imported_order_is_masked_on_the_sellers_pages(funded_store, listings, client):
+    from django.urls import reverse
+
+    from tests.merchants.factories import MembershipFactory
+
+    run(funded_store, tiktok_csv(tiktok_row()))
+    order = Order.objects.get()
+    client.force_login(MembershipFactory(store=funded_store, role="owner").user)
+
+    listed = client.get(reverse("order-list", args=[funded_store.code])).content.decode()
+    detail = client.get(reverse("order-detail", args=[funded_store.code, order.pk])).content.decode()
+
+    assert order.recipient_name == "张三"  # stored (encrypted) as the file gave it
+    assert "张**" in detail and "138****5678" in detail and "浙江省 杭州市 ****" in detail
+    for html in (listed, detail):
+        assert "张三" not in html and "13812345678" not in html and "文三路" not in html
