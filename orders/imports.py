@@ -42,6 +42,7 @@ from django.utils.translation import gettext as _
 
 from merchants.bulkwrite import copy_escape as _copy_escape
 from merchants.bulkwrite import copy_text, insert_rows, reserve_ids
+from merchants.errors import DomainError
 from merchants.models import Listing, SettlementEntry, Store
 from merchants.selectors import banned_skus, rule_int
 from merchants.spreadsheets import EncodingChanged, RowError, SpreadsheetError, TableFile, formula_safe
@@ -61,6 +62,7 @@ from orders.services import (
     _store_time_text,
     normalise_tracking_no,
     order_settle,
+    shipment_correct,
     tracking_problem,
     waybill_reused_message,
 )
@@ -1764,16 +1766,41 @@ class _Writer:
             )
         return shipment
 
+    def _correct_shipment(self, order: Order, group: list[_PendingLine]) -> bool | None:
+        """With `update_existing`: an order the store shipped under another carrier or tracking number than
+        the file's gets the file's (`shipment_correct`). True when corrected, None when refused."""
+        head = group[0].parsed
+        if head.carrier is None or _STATUS_ORDER.get(head.status, 0) < 1:
+            return False
+        shipment = Shipment.objects.filter(order=order).first()
+        if shipment is None or (shipment.carrier_id, shipment.tracking_no) == (
+            head.carrier.pk,
+            head.tracking_no,
+        ):
+            return False
+        try:
+            with transaction.atomic():  # a savepoint: a refusal leaves nothing behind
+                shipment_correct(
+                    order=order,
+                    carrier=head.carrier,
+                    tracking_no=head.tracking_no,
+                    actor=self.actor,
+                    now=self.context.now,
+                )
+        except DomainError as refused:
+            field_errors = getattr(refused, "field_errors", {})
+            column = self.layout.column("carrier" if "carrier" in field_errors else "tracking_no")
+            self.refuse(group, [RowError(head.line, column, message) for message in refused.messages])
+            return None
+        return True
+
     def update(self, order: Order, group: list[_PendingLine]) -> None:
         head = group[0].parsed
         target = head.status
-        if target == order.status:
-            self.result.skipped += 1
-            return
         forward = (target == OrderStatus.CANCELLED and order.status == OrderStatus.PAID) or _STATUS_ORDER.get(
             target, -1
         ) > _STATUS_ORDER.get(order.status, 99)
-        if not forward:
+        if target != order.status and not forward:
             self.refuse(
                 group,
                 [
@@ -1789,6 +1816,15 @@ class _Writer:
                     )
                 ],
             )
+            return
+        corrected = self._correct_shipment(order, group)
+        if corrected is None:
+            return
+        if target == order.status:
+            if corrected:
+                self.result.updated += 1
+            else:
+                self.result.skipped += 1
             return
         has_shipment = Shipment.objects.filter(order=order).exists()
         if order.status == OrderStatus.PAID and _STATUS_ORDER.get(target, 0) >= 1 and not has_shipment:

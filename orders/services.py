@@ -285,6 +285,76 @@ def _lock_waybill(carrier_code: str, tracking_no: str) -> None:
             )
 
 
+def _waybill_take(*, order: Order, carrier: Carrier, tracking_no: str) -> str:
+    """The tracking number as stored, once it has the carrier's format and no other order to another
+    address has it; raises OrderRefused (on `tracking_no`) otherwise. In the caller's transaction."""
+    tracking_no = normalise_tracking_no(tracking_no)
+    problem = tracking_problem(carrier=carrier, tracking_no=tracking_no)
+    if problem:
+        raise OrderRefused(field_errors={"tracking_no": [problem]})
+    # Serialise shipments of the same waybill so two orders to different addresses cannot both take it.
+    _lock_waybill(carrier.code, tracking_no)
+    reused = (
+        Shipment.objects.filter(carrier=carrier, tracking_no=tracking_no)
+        .exclude(order=order)
+        .exclude(address_digest=order.address_digest)
+        .exists()
+    )
+    if reused:
+        raise OrderRefused(field_errors={"tracking_no": [waybill_reused_message(tracking_no)]})
+    return tracking_no
+
+
+@transaction.atomic
+def shipment_correct(
+    *, order: Order, carrier: Carrier, tracking_no: str, actor=None, now: datetime | None = None
+) -> Shipment:
+    """Give a shipped order the carrier and tracking number it really left with (a mistyped number, the
+    parcel handed to another carrier), as long as no carrier has scanned it: a scanned parcel's waybill is
+    evidence and stays. The tracking check's clock keeps running from the first number given."""
+    now = now or timezone.now()
+    order = Order.objects.select_for_update().select_related("store").get(pk=order.pk)
+    require_order_capability(actor, order.store, MANAGE_ORDERS)
+    shipment = Shipment.objects.select_for_update().select_related("carrier").filter(order=order).first()
+    if shipment is None:
+        raise OrderRefused(_("Order %(order_no)s has no shipment to correct.") % {"order_no": order.order_no})
+    if shipment.first_pickup_at is not None or shipment.events.exists():
+        raise OrderRefused(
+            field_errors={
+                "tracking_no": [
+                    _(
+                        "Order %(order_no)s was already scanned by %(carrier)s under %(number)s; a scanned "
+                        "waybill cannot change."
+                    )
+                    % {
+                        "order_no": order.order_no,
+                        "carrier": shipment.carrier,
+                        "number": shipment.tracking_no,
+                    }
+                ]
+            }
+        )
+    if not carrier.is_active:
+        raise OrderRefused(
+            field_errors={"carrier": [_("%(carrier)s is not accepted at the moment.") % {"carrier": carrier}]}
+        )
+    tracking_no = _waybill_take(order=order, carrier=carrier, tracking_no=tracking_no)
+    before = {"carrier": shipment.carrier.code, "tracking_no": shipment.tracking_no}
+    if (before["carrier"], before["tracking_no"]) == (carrier.code, tracking_no):
+        return shipment
+    shipment.carrier, shipment.tracking_no = carrier, tracking_no
+    shipment.save(update_fields=["carrier", "tracking_no"])
+    _event(
+        order,
+        "tracking_corrected",
+        actor=actor,
+        before=order.status,
+        data={"before": before, "carrier": carrier.code, "tracking_no": tracking_no},
+        at=now,
+    )
+    return shipment
+
+
 @transaction.atomic
 def order_ship(
     *, order: Order, carrier: Carrier, tracking_no: str, actor=None, now: datetime | None = None
@@ -306,21 +376,7 @@ def order_ship(
         raise OrderRefused(
             field_errors={"carrier": [_("%(carrier)s is not accepted at the moment.") % {"carrier": carrier}]}
         )
-    tracking_no = normalise_tracking_no(tracking_no)
-    problem = tracking_problem(carrier=carrier, tracking_no=tracking_no)
-    if problem:
-        raise OrderRefused(field_errors={"tracking_no": [problem]})
-    # Serialise shipments of the same waybill so two orders to different addresses cannot both take it.
-    _lock_waybill(carrier.code, tracking_no)
-    reused = (
-        Shipment.objects.filter(carrier=carrier, tracking_no=tracking_no)
-        .exclude(order=order)
-        .exclude(address_digest=order.address_digest)
-        .select_related("order")
-        .first()
-    )
-    if reused:
-        raise OrderRefused(field_errors={"tracking_no": [waybill_reused_message(tracking_no)]})
+    tracking_no = _waybill_take(order=order, carrier=carrier, tracking_no=tracking_no)
     Shipment.objects.create(
         order=order,
         carrier=carrier,

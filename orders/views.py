@@ -71,6 +71,7 @@ MAX_PAGE_NUMBER = 1_000_000
 EVENT_LABELS = {
     "paid": gettext_lazy("paid"),
     "shipped": gettext_lazy("shipped"),
+    "tracking_corrected": gettext_lazy("tracking number corrected"),
     "picked_up": gettext_lazy("picked up by the carrier"),
     "delivered": gettext_lazy("delivered"),
     "completed": gettext_lazy("receipt confirmed"),

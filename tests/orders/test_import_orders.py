@@ -1210,3 +1210,59 @@ def test_an_imported_order_is_masked_on_the_sellers_pages(funded_store, listings
     assert "张**" in detail and "138****5678" in detail and "浙江省 杭州市 ****" in detail
     for html in (listed, detail):
         assert "张三" not in html and "13812345678" not in html and "文三路" not in html
+
+
+# --- The update option corrects a shipment the carrier has not scanned yet --------------------------------
+
+
+def test_update_corrects_the_waybill_of_an_order_not_scanned_yet(funded_store, listings, client):
+    run(funded_store, tiktok_csv(tiktok_row(**SHIPPED)))
+    corrected = tiktok_row(
+        **{**SHIPPED, "Tracking ID": "JT0001112223334", "Shipping Provider Name": "J&T Express"}
+    )
+
+    assert run(funded_store, tiktok_csv(corrected)).skipped == 1  # without the option: left as it is
+    result = run(funded_store, tiktok_csv(corrected), update_existing=True)
+
+    assert (result.updated, result.skipped, result.error_count) == (1, 0, 0)
+    order = Order.objects.get()
+    assert (order.status, order.shipment.carrier.code, order.shipment.tracking_no) == (
+        "shipped",
+        "jt",
+        "JT0001112223334",
+    )
+    event = order.events.get(kind="tracking_corrected")
+    assert (event.from_status, event.to_status, event.data, event.created_at) == (
+        "shipped",
+        "shipped",
+        {"before": {"carrier": "sf", "tracking_no": "SF1234567890123"}, "carrier": "jt",
+         "tracking_no": "JT0001112223334"},
+        NOW,
+    )  # fmt: skip
+    assert run(funded_store, tiktok_csv(corrected), update_existing=True).skipped == 1  # once
+    from django.urls import reverse
+
+    from tests.merchants.factories import MembershipFactory
+
+    client.force_login(MembershipFactory(store=funded_store, role="owner").user)
+    page = client.get(reverse("order-detail", args=[funded_store.code, order.pk])).content.decode()
+    assert 'tracking number corrected <small class="muted">SF1234567890123 → JT0001112223334</small>' in page
+
+
+def test_update_leaves_the_waybill_of_a_scanned_parcel_and_says_why(funded_store, listings):
+    delivered = {**SHIPPED, "Order Status": "Delivered", "Delivered Time": "2025-03-04 15:30:00"}
+    run(funded_store, tiktok_csv(tiktok_row(**delivered)))
+    before = state()
+
+    result = run(
+        funded_store,
+        tiktok_csv(tiktok_row(**{**delivered, "Tracking ID": "SF9999999999999"})),
+        update_existing=True,
+    )
+
+    assert messages(result) == [
+        "row 2: Tracking ID: Order 576461413038785752 was already scanned by SF Express under SF1234567890123; "
+        "a scanned waybill cannot change."
+    ]
+    assert state() == before
+    assert Order.objects.get().shipment.tracking_no == "SF1234567890123"

@@ -18,6 +18,7 @@ from orders.services import (
     order_confirm_receipt,
     order_create,
     order_ship,
+    shipment_correct,
     tracking_event_record,
 )
 from tests.merchants.factories import MembershipFactory
@@ -206,3 +207,45 @@ def test_completed_order_settles_income_minus_fee_three_days_later(funded_store)
     settlement_release_check(now=now + timedelta(days=3))  # the daily release run
     position = settlement_position(store=funded_store, now=now + timedelta(days=3))
     assert position.available == Decimal("190.00")  # 200 − 5% fee
+
+
+# --- Correcting a waybill before the carrier scans it ----------------------------------------------------
+
+
+def test_a_waybill_not_scanned_yet_may_be_corrected_once_each_check_passes(funded_store):
+    order = order_ship(order=make_order(funded_store), carrier=carrier("sf"), tracking_no="SF1234567890123")
+    other = order_ship(
+        order=make_order(funded_store, recipient=RecipientData(name="李四", phone="13900000000",
+                         region="上海市 上海市 浦东新区", address="世纪大道 1 号")),
+        carrier=carrier("sf"),
+        tracking_no="SF7777777777777",
+    )  # fmt: skip
+    cs = MembershipFactory(store=funded_store, role="customer_service").user
+    events = OrderEvent.objects.count()
+
+    with pytest.raises(ActionForbidden):
+        shipment_correct(order=order, carrier=carrier("sf"), tracking_no="SF9999999999999", actor=cs)
+    with pytest.raises(OrderRefused, match="is not a SF Express tracking number"):
+        shipment_correct(order=order, carrier=carrier("sf"), tracking_no="12")
+    with pytest.raises(OrderRefused, match="already used for another order to a different address"):
+        shipment_correct(order=order, carrier=carrier("sf"), tracking_no=other.shipment.tracking_no)
+    assert (Shipment.objects.get(order=order).tracking_no, OrderEvent.objects.count()) == (
+        "SF1234567890123",
+        events,
+    )
+
+    shipment = shipment_correct(order=order, carrier=carrier("sf"), tracking_no="sf 9999 9999 99999")
+
+    assert Shipment.objects.get(order=order).tracking_no == shipment.tracking_no == "SF9999999999999"
+    assert OrderEvent.objects.filter(order=order, kind="tracking_corrected").count() == 1
+
+
+def test_a_scanned_waybill_cannot_be_corrected(funded_store):
+    order = order_ship(order=make_order(funded_store), carrier=carrier("sf"), tracking_no="SF1234567890123")
+    tracking_event_record(
+        shipment=Shipment.objects.get(order=order), kind="sorting", occurred_at=timezone.now()
+    )
+
+    with pytest.raises(OrderRefused, match="a scanned waybill cannot change"):
+        shipment_correct(order=order, carrier=carrier("sf"), tracking_no="SF9999999999999")
+    assert Shipment.objects.get(order=order).tracking_no == "SF1234567890123"
