@@ -202,11 +202,14 @@ def _pass(request, inspection, data):
         inspection=inspection, report=data.get("report"), notes=data["notes"], actor=request.user
     )
     if done.overturned:
-        messages.success(
-            request,
-            gettext("%(inspection)s passed the re-test: violation revoked and re-test fee refunded.")
-            % {"inspection": done},
-        )
+        message = gettext(
+            "%(inspection)s passed the re-test: violation revoked and re-test fee refunded."
+        ) % {"inspection": done}
+        if done.events.filter(kind="retest_passed", data__has_key="listing_restored").exists():
+            message += " " + gettext(
+                "Listing %(sku)s is back as delisted: nothing is relisted automatically, the seller relists it."
+            ) % {"sku": done.listing.sku}
+        messages.success(request, message)
     else:
         messages.success(request, gettext("%(inspection)s passed.") % {"inspection": done})
 
@@ -245,7 +248,9 @@ INSPECTION_ACTIONS = (
         _pass,
         lambda inspection: inspection.status in AWAITING_RESULT,
         _(
-            "A pass at the re-test revokes the violation and refunds the re-test fee; the listing stays removed."
+            "A pass at the re-test revokes the violation and refunds the re-test fee; a listing the failure "
+            "removed comes back delisted (nothing is relisted automatically: the seller relists it), a "
+            "listing removed for another reason stays removed."
         ),
     ),
     ObjectAction(

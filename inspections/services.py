@@ -36,7 +36,14 @@ from inspections.reports import CheckedReport, report_check
 from inspections.rules import fingerprint_line, weighted_draw
 from inspections.selectors import risk_weights, sampling_candidates, store_risk
 from merchants.errors import ActionForbidden, DomainError, TransitionRefused
-from merchants.models import Listing, ListingStatus, Membership, SettlementEntry, Violation
+from merchants.models import (
+    Listing,
+    ListingEvent,
+    ListingStatus,
+    Membership,
+    SettlementEntry,
+    Violation,
+)
 from merchants.roles import REQUEST_RETEST, role_can
 from merchants.rules import money
 from merchants.selectors import rule_decimals, rule_int
@@ -402,8 +409,11 @@ def _apply_failure(inspection: Inspection, *, defects: list[str], actor, now: da
     listing = inspection.listing
     reason = gettext_noop("Failed spot check")
     detail = f"{reason}: inspection {inspection.pk}, {', '.join(defects)}"
+    removal = None
     if can_proceed(listing.remove):
         listing_remove(listing=listing, actor=actor, reason=detail)
+        # The listing row is locked until the commit, so this is the event listing_remove just wrote.
+        removal = ListingEvent.objects.filter(listing=listing, kind="removed").order_by("-id").first()
     violation, _created = violation_record(
         store=inspection.store,
         type_code=SPOT_CHECK_VIOLATION,
@@ -415,7 +425,8 @@ def _apply_failure(inspection: Inspection, *, defects: list[str], actor, now: da
         actor=None,
     )
     inspection.violation = violation
-    inspection.save(update_fields=["violation"])
+    inspection.listing_removal = removal
+    inspection.save(update_fields=["violation", "listing_removal"])
 
 
 def inspection_record_pass(
@@ -424,7 +435,9 @@ def inspection_record_pass(
     """A passed lab result, first test or re-test (the report is optional for a pass but checked when given).
 
     A passed re-test reverses the failure through `violation_revoke` (deposit deduction, points and any ladder
-    sanction it caused, exactly) and refunds the re-test fee; the listing comes back delisted — the seller relists."""
+    sanction it caused, exactly) and refunds the re-test fee. If the failure removed the listing (and nothing
+    removed it since), the listing comes back delisted: nothing is relisted automatically, the seller relists.
+    A listing that was already removed for another reason stays removed."""
     checked = report_check(report) if report else None
     stored: list[LabReport] = []
     try:
@@ -481,11 +494,13 @@ def _reverse_failure(inspection: Inspection, *, now: datetime) -> dict:
                 now=now,
             )
             done["violation_revoked"] = violation.pk
-    listing = Listing.objects.get(pk=inspection.listing_id)
-    if listing.status == ListingStatus.REMOVED:
-        # Back as delisted: the removal is undone, the relisting is the seller's.
-        listing_restore(listing=listing, actor=None, reason=gettext_noop("Spot check passed at the re-test"))
-        done["listing_restored"] = listing.pk
+    if _failure_removal_stands(inspection):
+        # Back as delisted: the failure's removal is undone, the relisting is the seller's. A removal the
+        # failure did not make (a reviewer's, before or since) is not the re-test's to undo.
+        listing_restore(
+            listing=inspection.listing, actor=None, reason=gettext_noop("Spot check passed at the re-test")
+        )
+        done["listing_restored"] = inspection.listing_id
     if inspection.retest_fee:
         settlement_record(
             store=inspection.store,
@@ -497,6 +512,17 @@ def _reverse_failure(inspection: Inspection, *, now: datetime) -> dict:
         )
         done["fee_refunded"] = str(inspection.retest_fee)
     return done
+
+
+def _failure_removal_stands(inspection: Inspection) -> bool:
+    """The listing is removed, and its latest removal is the one this inspection's failure made."""
+    if inspection.listing_removal_id is None:
+        return False
+    listing = Listing.objects.select_for_update().get(pk=inspection.listing_id)
+    if listing.status != ListingStatus.REMOVED:
+        return False
+    latest = ListingEvent.objects.filter(listing=listing, kind="removed").order_by("-id").first()
+    return latest is not None and latest.pk == inspection.listing_removal_id
 
 
 @transaction.atomic
