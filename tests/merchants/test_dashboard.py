@@ -68,10 +68,10 @@ def complaint_awaiting(store, due_in):
     )
 
 
-def busy_store(store, *, orders=3):
+def busy_store(store, *, orders=3, now=None):
     """A store with something in every to-do: orders to ship (and one overdue), complaints awaiting a reply,
-    a re-test window open and a violation still appealable."""
-    now = timezone.now()
+    a re-test window open and a violation still appealable (it occurred 2 days before `now`)."""
+    now = now or timezone.now()
     for i in range(orders):
         make_order(store, paid_at=now - timedelta(hours=10 + i), promise="48h")  # deadlines ahead
     make_order(store, paid_at=now - timedelta(hours=60), promise="48h")  # 12 h overdue
@@ -165,8 +165,8 @@ def test_the_history_is_the_members_store_only(seller_client, funded_store, stor
 
 
 def test_the_todos_count_each_kind_with_its_nearest_deadline_and_a_countdown(seller_client, funded_store):
-    busy_store(funded_store)
     now = timezone.now()
+    busy_store(funded_store, now=now)
 
     todos = {t.key: t for t in store_todos(store=funded_store, now=now)}
 
@@ -188,7 +188,9 @@ def test_the_todos_count_each_kind_with_its_nearest_deadline_and_a_countdown(sel
     assert todos["complaints_to_answer"].countdown in ("due in 5 h", "due in 4 h 59 min")
     assert todos["complaints_to_answer"].due_soon
     assert todos["retest_windows"].countdown in ("due in 2 d 3 h", "due in 2 d 2 h")
-    assert todos["appeal_windows"].deadline == todos["appeal_windows"].deadline  # 7 days after the violation
+    # the window closes 7 days (appeal_window_days) after the violation, which occurred 2 days before now
+    assert todos["appeal_windows"].deadline == now - timedelta(days=2) + timedelta(days=7)
+    assert todos["appeal_windows"].countdown == "due in 5 d"
     page = seller_client.get(reverse("dashboard", args=[funded_store.code])).content.decode()
     assert 'id="todo-orders_to_ship"' in page and "Orders to ship" in page
     assert reverse("order-list", args=[funded_store.code]) + "?status=paid" in page
