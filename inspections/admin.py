@@ -29,7 +29,6 @@ from inspections.models import (
 )
 from inspections.reports import REPORT_MAX_BYTES, report_response
 from inspections.services import (
-    MAX_SAMPLE_SIZE,
     inspection_cancel,
     inspection_record_fail,
     inspection_record_pass,
@@ -358,7 +357,9 @@ class SamplingRoundAdmin(ServiceAddMixin, admin.ModelAdmin):
         form.fields["seed"].help_text = _(
             "Leave empty for a fresh random seed; give an earlier round's seed to repeat its draw."
         )
-        form.fields["sample_size"].help_text = _("At most %(max)s listings.") % {"max": MAX_SAMPLE_SIZE}
+        form.fields["sample_size"].help_text = _("At most %(max)s listings.") % {
+            "max": rule_int("spot_check_max_sample_size")
+        }
 
     def create_through_service(self, request, data):
         return sampling_round_draw(

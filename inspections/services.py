@@ -59,7 +59,6 @@ from orders.models import Order
 logger = logging.getLogger(__name__)
 
 SPOT_CHECK_VIOLATION = "spot_check_failed"
-MAX_SAMPLE_SIZE = 500
 
 
 # --- Shared machinery -----------------------------------------------------------------------------
@@ -156,10 +155,9 @@ def sampling_round_draw(
     _require_perm(actor, "inspections.draw_round")
     now = now or timezone.now()
     size = rule_int("spot_check_sample_size") if sample_size is None else int(sample_size)
-    if not 1 <= size <= MAX_SAMPLE_SIZE:
-        raise DomainError(
-            _("The sample size must be between 1 and %(max)s listings.") % {"max": MAX_SAMPLE_SIZE}
-        )
+    max_size = rule_int("spot_check_max_sample_size")
+    if not 1 <= size <= max_size:
+        raise DomainError(_("The sample size must be between 1 and %(max)s listings.") % {"max": max_size})
     seed = (seed or "").strip() or secrets.token_hex(8)
     if len(seed) > 64:
         raise DomainError(_("The seed may have at most 64 characters."))

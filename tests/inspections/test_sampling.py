@@ -116,6 +116,27 @@ def test_the_sample_size_is_bounded(inspector, size):
     assert SamplingRound.objects.count() == 0
 
 
+def test_the_largest_sample_is_the_rule_tables(inspector, client):
+    from merchants.models import RuleParameter
+
+    # given an administrator who lowered the largest round to 3 listings
+    for _ in range(5):
+        ListingFactory()
+    RuleParameter.objects.filter(key="spot_check_max_sample_size").update(value=Decimal("3"))
+
+    # when an inspector asks for 4, then for 3
+    with pytest.raises(DomainError) as refused:
+        sampling_round_draw(actor=inspector, sample_size=4)
+    drawn = sampling_round_draw(actor=inspector, sample_size=3)
+
+    # then 4 is refused with the new bound, 3 is drawn, and the admin's form says the bound
+    assert refused.value.messages == ["The sample size must be between 1 and 3 listings."]
+    assert (SamplingRound.objects.count(), drawn.drawn_count) == (1, 3)
+    client.force_login(inspector)
+    form = client.get("/admin/inspections/samplinground/add/").context["adminform"].form
+    assert form.fields["sample_size"].help_text == "At most 3 listings."
+
+
 def test_the_weekly_check_draws_once_per_week():
     for _ in range(25):
         ListingFactory()
