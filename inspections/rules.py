@@ -130,14 +130,22 @@ def candidates_digest(candidates: Iterable[tuple[int, Decimal]]) -> str:
 
 
 def retest_deadline(
-    *, failed_at: datetime, working_days: int, zone: ZoneInfo, holidays: frozenset[date] = frozenset()
+    *,
+    failed_at: datetime,
+    working_days: int,
+    zone: ZoneInfo,
+    holidays: frozenset[date] = frozenset(),
+    makeup_working_days: frozenset[date] = frozenset(),
 ) -> datetime:
     """When the re-test window closes: the end of the `working_days`-th working day after the day of the
     failed result, in the store's time zone (the midnight that starts the next day; the window is open
-    strictly before it). A result on Friday (or at the weekend) gives Monday to Wednesday."""
+    strictly before it). A result on Friday (or at the weekend) gives Monday to Wednesday; public holidays
+    are skipped and make-up working days (调休) count."""
     if failed_at.tzinfo is None:
         raise ValueError("failed_at must be timezone-aware")
-    last_day = add_working_days(failed_at.astimezone(zone).date(), working_days, holidays)
+    last_day = add_working_days(
+        failed_at.astimezone(zone).date(), working_days, holidays, makeup_working_days
+    )
     return datetime.combine(last_day + timedelta(days=1), time.min, tzinfo=zone)
 
 

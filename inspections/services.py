@@ -46,7 +46,7 @@ from merchants.models import (
 )
 from merchants.roles import REQUEST_RETEST, role_can
 from merchants.rules import money
-from merchants.selectors import rule_decimals, rule_int
+from merchants.selectors import holiday_calendar, rule_decimals, rule_int
 from merchants.services import (
     listing_remove,
     listing_restore,
@@ -375,10 +375,14 @@ def _record_fail(*, inspection, defects, report, notes, actor, now, stored) -> I
     _guard(inspection, method_name, actor=actor, refusal=_(RESULT_REFUSAL))
     before = inspection.status
     if phase == LabReport.Phase.FIRST:
+        zone = ZoneInfo(inspection.store.time_zone)
+        calendar = holiday_calendar(start=now.astimezone(zone).date())
         deadline = rules.retest_deadline(
             failed_at=now,
             working_days=rule_int("retest_window_working_days"),
-            zone=ZoneInfo(inspection.store.time_zone),
+            zone=zone,
+            holidays=calendar.holidays,
+            makeup_working_days=calendar.makeup_working_days,
         )
         inspection.fail_test(at=now, defects=defects, notes=notes, retest_deadline=deadline)
         _save(inspection, "result_at", "defects", "result_notes", "retest_deadline")

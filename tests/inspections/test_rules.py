@@ -161,6 +161,23 @@ def test_working_days_skip_weekends(start, days, expected):
     assert add_working_days(start, days) == expected
 
 
+def test_a_make_up_working_day_on_a_weekend_counts():
+    # National Day 2026: 1-7 October off, Saturday 10 October worked
+    holidays = frozenset(date(2026, 10, day) for day in range(1, 8))
+    makeup = frozenset({date(2026, 10, 10)})
+    assert is_working_day(date(2026, 10, 10), holidays, makeup) is True
+    assert is_working_day(date(2026, 10, 10), holidays) is False
+    assert add_working_days(date(2026, 9, 30), 3, holidays, makeup) == date(2026, 10, 10)
+    assert add_working_days(date(2026, 9, 30), 3, holidays) == date(2026, 10, 12)
+    assert retest_deadline(
+        failed_at=datetime(2026, 9, 30, 15, tzinfo=SHANGHAI),
+        working_days=3,
+        zone=SHANGHAI,
+        holidays=holidays,
+        makeup_working_days=makeup,
+    ) == datetime(2026, 10, 11, tzinfo=SHANGHAI)
+
+
 def test_public_holidays_are_skipped_when_given():
     holidays = frozenset({date(2026, 11, 23), date(2026, 11, 24)})
     assert add_working_days(date(2026, 11, 20), 3, holidays) == date(2026, 11, 27)

@@ -572,6 +572,49 @@ def test_a_failure_of_a_listing_already_removed_still_records_the_violation(insp
     assert Violation.objects.filter(store=done.store, cause_kind="inspection").count() == 1
 
 
+def test_a_failure_just_before_national_day_gets_its_window_after_the_holiday(inspection, inspector, owner):
+    # given a failure on Wednesday 30 September 2026, the eve of the National Day week (1-7 October off,
+    # Saturday 10 October a make-up working day, in the seeded calendar)
+    failed_at = timezone.make_aware(timezone.datetime(2026, 9, 30, 15, 0))
+
+    # when the result is recorded
+    done = to_failed(inspection, actor=inspector, now=failed_at)
+
+    # then the 3 working days are 8, 9 and 10 October: the window closes when Saturday 10 October ends,
+    # and a request on that Saturday evening is still in time
+    assert done.retest_deadline == timezone.make_aware(timezone.datetime(2026, 10, 11, 0, 0))
+    saturday_evening = timezone.make_aware(timezone.datetime(2026, 10, 10, 22, 0))
+    assert inspection_request_retest(inspection=done, actor=owner, now=saturday_evening).status == (
+        InspectionStatus.RETEST_REQUESTED
+    )
+
+
+def test_a_make_up_saturday_counts_as_a_working_day(inspection, inspector):
+    from merchants.models import PublicHoliday
+
+    # given a failure on Friday 8 May 2026, the day before the make-up Saturday of the Labour Day break
+    assert PublicHoliday.objects.get(day=timezone.datetime(2026, 5, 9).date()).kind == "working_day"
+
+    # when the result is recorded
+    done = to_failed(inspection, actor=inspector, now=timezone.make_aware(timezone.datetime(2026, 5, 8, 15)))
+
+    # then Saturday 9, Monday 11 and Tuesday 12 May are the 3 working days (not Monday to Wednesday)
+    assert done.retest_deadline == timezone.make_aware(timezone.datetime(2026, 5, 13, 0, 0))
+
+
+def test_a_holiday_entered_in_the_calendar_moves_the_window(inspection, inspector):
+    from merchants.models import PublicHoliday
+
+    # given an administrator who enters Monday 23 November 2026 as a day off
+    PublicHoliday.objects.create(day=timezone.datetime(2026, 11, 23).date(), kind="day_off", name="test day")
+
+    # when a failure is recorded on Friday 20 November
+    done = failed_on_friday(inspection, inspector)
+
+    # then the window runs Tuesday to Thursday
+    assert done.retest_deadline == timezone.make_aware(timezone.datetime(2026, 11, 27, 0, 0))
+
+
 def test_the_window_end_is_in_the_store_time_zone(inspection_factory, inspector):
     store = StoreFactory(time_zone="Europe/London")
     inspection = inspection_factory(listing=ListingFactory(store=store))
