@@ -4,6 +4,8 @@ protected status or writes a report file itself."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -307,8 +309,16 @@ class DrawnInspectionInline(ReadOnlyInline):
 
 
 def _why(inspection) -> str:
-    parts = (inspection.risk_factors or {}).get("contributions", {})
-    return ", ".join(f"{name} +{value}" for name, value in parts.items())
+    factors = inspection.risk_factors or {}
+    parts = factors.get("contributions", {})
+    shown = []
+    for name, value in parts.items():
+        if name == "complaint_rate" and factors.get("complaint_rate") is not None:
+            rate = Decimal(factors["complaint_rate"]) * 100
+            shown.append(f"{name} {rate.quantize(Decimal('0.01'))}% +{value}")
+        else:
+            shown.append(f"{name} +{value}")
+    return ", ".join(shown)
 
 
 @admin.register(SamplingRound)

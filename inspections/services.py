@@ -211,7 +211,9 @@ def sampling_round_draw(
             weight=rules.risk_weight(factors, weights),
             risk_factors={
                 "store_age_days": factors.store_age_days,
-                "recent_violations": factors.recent_violations,
+                "complaint_rate": None
+                if factors.complaint_rate is None
+                else rules.plain(factors.complaint_rate),
                 "risky_category": factors.risky_category,
                 "earlier_failures": factors.earlier_failures,
                 "contributions": {name: rules.plain(value) for name, value in contributions.items()},
