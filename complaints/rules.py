@@ -189,12 +189,19 @@ def appeal_chance(
 
 
 def appeal_decide_by(
-    *, submitted_at: datetime, working_days: int, zone: ZoneInfo, holidays: frozenset = frozenset()
+    *,
+    submitted_at: datetime,
+    working_days: int,
+    zone: ZoneInfo,
+    holidays: frozenset = frozenset(),
+    makeup_working_days: frozenset = frozenset(),
 ) -> datetime:
     """The reviewer's deadline: the end of the `working_days`-th working day after the day of submission, in
     the store's time zone (the midnight that starts the next day). Submitted on a Friday (or at the weekend):
     by the end of the next Friday."""
     if submitted_at.tzinfo is None:
         raise ValueError("submitted_at must be timezone-aware")
-    last_day = add_working_days(submitted_at.astimezone(zone).date(), working_days, holidays)
+    last_day = add_working_days(
+        submitted_at.astimezone(zone).date(), working_days, holidays, makeup_working_days
+    )
     return datetime.combine(last_day + timedelta(days=1), time.min, tzinfo=zone)

@@ -57,7 +57,7 @@ from merchants.models import DepositEntry, Listing, Membership, Store, Violation
 from merchants.queue import enqueue_after_commit
 from merchants.roles import APPEAL_VIOLATIONS, RECORD_BUYER_CONTACTS, REPLY_COMPLAINTS, role_can
 from merchants.rules import money
-from merchants.selectors import rule_int
+from merchants.selectors import holiday_calendar, rule_int
 from merchants.services import (
     deposit_record,
     violation_appeal_close,
@@ -878,6 +878,8 @@ def appeal_submit(
         chance = appeal_chance_for(violation=violation, now=now, rules=rules)
         if not chance.allowed:
             raise TransitionRefused(chance.refusal)
+        zone = ZoneInfo(violation.store.time_zone)
+        calendar = holiday_calendar(start=now.astimezone(zone).date())
         appeal = Appeal(
             violation=violation,
             store=violation.store,
@@ -888,7 +890,9 @@ def appeal_submit(
             decide_by=appeal_decide_by(
                 submitted_at=now,
                 working_days=rules.decision_working_days,
-                zone=ZoneInfo(violation.store.time_zone),
+                zone=zone,
+                holidays=calendar.holidays,
+                makeup_working_days=calendar.makeup_working_days,
             ),
         )
         appeal.full_clean(exclude=["status"])  # protected: set only by its default and transitions

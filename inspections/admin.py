@@ -4,6 +4,8 @@ protected status or writes a report file itself."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -29,7 +31,6 @@ from inspections.models import (
 )
 from inspections.reports import REPORT_MAX_BYTES, report_response
 from inspections.services import (
-    MAX_SAMPLE_SIZE,
     inspection_cancel,
     inspection_record_fail,
     inspection_record_pass,
@@ -202,11 +203,14 @@ def _pass(request, inspection, data):
         inspection=inspection, report=data.get("report"), notes=data["notes"], actor=request.user
     )
     if done.overturned:
-        messages.success(
-            request,
-            gettext("%(inspection)s passed the re-test: violation revoked and re-test fee refunded.")
-            % {"inspection": done},
-        )
+        message = gettext(
+            "%(inspection)s passed the re-test: violation revoked and re-test fee refunded."
+        ) % {"inspection": done}
+        if done.events.filter(kind="retest_passed", data__has_key="listing_restored").exists():
+            message += " " + gettext(
+                "Listing %(sku)s is back as delisted: nothing is relisted automatically, the seller relists it."
+            ) % {"sku": done.listing.sku}
+        messages.success(request, message)
     else:
         messages.success(request, gettext("%(inspection)s passed.") % {"inspection": done})
 
@@ -245,7 +249,9 @@ INSPECTION_ACTIONS = (
         _pass,
         lambda inspection: inspection.status in AWAITING_RESULT,
         _(
-            "A pass at the re-test revokes the violation and refunds the re-test fee; the listing stays removed."
+            "A pass at the re-test revokes the violation and refunds the re-test fee; a listing the failure "
+            "removed comes back delisted (nothing is relisted automatically: the seller relists it), a "
+            "listing removed for another reason stays removed."
         ),
     ),
     ObjectAction(
@@ -303,8 +309,16 @@ class DrawnInspectionInline(ReadOnlyInline):
 
 
 def _why(inspection) -> str:
-    parts = (inspection.risk_factors or {}).get("contributions", {})
-    return ", ".join(f"{name} +{value}" for name, value in parts.items())
+    factors = inspection.risk_factors or {}
+    parts = factors.get("contributions", {})
+    shown = []
+    for name, value in parts.items():
+        if name == "complaint_rate" and factors.get("complaint_rate") is not None:
+            rate = Decimal(factors["complaint_rate"]) * 100
+            shown.append(f"{name} {rate.quantize(Decimal('0.01'))}% +{value}")
+        else:
+            shown.append(f"{name} +{value}")
+    return ", ".join(shown)
 
 
 @admin.register(SamplingRound)
@@ -353,7 +367,9 @@ class SamplingRoundAdmin(ServiceAddMixin, admin.ModelAdmin):
         form.fields["seed"].help_text = _(
             "Leave empty for a fresh random seed; give an earlier round's seed to repeat its draw."
         )
-        form.fields["sample_size"].help_text = _("At most %(max)s listings.") % {"max": MAX_SAMPLE_SIZE}
+        form.fields["sample_size"].help_text = _("At most %(max)s listings.") % {
+            "max": rule_int("spot_check_max_sample_size")
+        }
 
     def create_through_service(self, request, data):
         return sampling_round_draw(

@@ -8,7 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from inspections.models import Inspection, Lab, SamplingRound
-from inspections.rules import risk_contributions, risk_weight
+from inspections.rules import plain, risk_contributions, risk_weight
 from inspections.selectors import risk_weights, store_risk
 from inspections.services import (
     inspection_cancel,
@@ -122,7 +122,7 @@ def _seed(*, stores, now, inspector) -> SamplingRound:
             weight=risk_weight(factors, weights),
             risk_factors={
                 "store_age_days": factors.store_age_days,
-                "recent_violations": factors.recent_violations,
+                "complaint_rate": None if factors.complaint_rate is None else plain(factors.complaint_rate),
                 "risky_category": factors.risky_category,
                 "earlier_failures": factors.earlier_failures,
                 "contributions": {

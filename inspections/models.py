@@ -180,6 +180,16 @@ class Inspection(ConcurrentTransitionMixin, models.Model):
         related_name="+",
         verbose_name=_("violation"),
     )
+    # The listing removal this inspection's failure made (None when the listing was already removed for
+    # another reason): a passed re-test undoes this removal only, never a reviewer's.
+    listing_removal = models.ForeignKey(
+        "merchants.ListingEvent",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("listing removal by the failure"),
+    )
     retest_deadline = models.DateTimeField(_("re-test window closes"), null=True, blank=True)
     retest_requested_at = models.DateTimeField(_("re-test requested"), null=True, blank=True)
     retest_requested_by = models.ForeignKey(

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 from merchants.rules import add_working_days, is_working_day  # noqa: F401  (re-exported: re-test windows use them)
@@ -34,8 +34,8 @@ class RiskWeights:
     base: Decimal
     new_store: Decimal
     new_store_days: int
-    per_violation: Decimal
-    violation_cap: int
+    per_complaint_point: Decimal  # added per percentage point of the store's complaint rate
+    complaint_rate_cap: Decimal  # the highest complaint rate counted (a share: 0.05 is 5%)
     risky_category: Decimal
     per_failure: Decimal
     failure_cap: int
@@ -49,7 +49,9 @@ class RiskFactors:
     """What is known of a listing's risk when a round is drawn."""
 
     store_age_days: int | None  # None: the store has no opening date
-    recent_violations: int  # the store's violations in the look-back window (the complaint signal)
+    # Complaints per paid order (a share) from the store's latest experience score; None: not scored yet.
+    # A rate, not a count, so a big store is not drawn for its size, and only complaints count.
+    complaint_rate: Decimal | None
     risky_category: bool
     earlier_failures: int  # the store's failed spot checks that stand
 
@@ -57,14 +59,19 @@ class RiskFactors:
         return self.store_age_days is not None and self.store_age_days < weights.new_store_days
 
 
+WEIGHT_PLACES = Decimal("0.001")  # an inspection's weight is kept to three places
+
+
 def risk_contributions(factors: RiskFactors, weights: RiskWeights) -> dict[str, Decimal]:
     """Each factor's part of the weight (only the factors that add something, and the base)."""
     parts = {"base": weights.base}
     if factors.is_new_store(weights):
         parts["new_store"] = weights.new_store
-    violations = min(max(factors.recent_violations, 0), weights.violation_cap)
-    if violations:
-        parts["recent_violations"] = weights.per_violation * violations
+    if factors.complaint_rate is not None:
+        rate = min(max(Decimal(factors.complaint_rate), Decimal("0")), weights.complaint_rate_cap)
+        parts["complaint_rate"] = (weights.per_complaint_point * rate * 100).quantize(
+            WEIGHT_PLACES, rounding=ROUND_HALF_UP
+        )
     if factors.risky_category:
         parts["risky_category"] = weights.risky_category
     failures = min(max(factors.earlier_failures, 0), weights.failure_cap)
@@ -130,14 +137,22 @@ def candidates_digest(candidates: Iterable[tuple[int, Decimal]]) -> str:
 
 
 def retest_deadline(
-    *, failed_at: datetime, working_days: int, zone: ZoneInfo, holidays: frozenset[date] = frozenset()
+    *,
+    failed_at: datetime,
+    working_days: int,
+    zone: ZoneInfo,
+    holidays: frozenset[date] = frozenset(),
+    makeup_working_days: frozenset[date] = frozenset(),
 ) -> datetime:
     """When the re-test window closes: the end of the `working_days`-th working day after the day of the
     failed result, in the store's time zone (the midnight that starts the next day; the window is open
-    strictly before it). A result on Friday (or at the weekend) gives Monday to Wednesday."""
+    strictly before it). A result on Friday (or at the weekend) gives Monday to Wednesday; public holidays
+    are skipped and make-up working days (调休) count."""
     if failed_at.tzinfo is None:
         raise ValueError("failed_at must be timezone-aware")
-    last_day = add_working_days(failed_at.astimezone(zone).date(), working_days, holidays)
+    last_day = add_working_days(
+        failed_at.astimezone(zone).date(), working_days, holidays, makeup_working_days
+    )
     return datetime.combine(last_day + timedelta(days=1), time.min, tzinfo=zone)
 
 

@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
 
-from django.db.models import Count, Exists, OuterRef, QuerySet
+from django.db.models import Count, Exists, OuterRef, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -20,7 +22,7 @@ from inspections.models import (
     LabReport,
 )
 from inspections.rules import RiskFactors, RiskWeights, risk_weight
-from merchants.models import Listing, ListingStatus, Store, StoreStatus, Violation, ViolationStatus
+from merchants.models import Listing, ListingStatus, Store, StoreScore, StoreStatus
 from merchants.selectors import rule_decimals
 
 # The seller does not see a listing was picked until the sample is at the lab: before that, knowing the next
@@ -42,8 +44,8 @@ def risk_weights() -> RiskWeights:
         "spot_check_weight_base",
         "spot_check_weight_new_store",
         "spot_check_new_store_days",
-        "spot_check_weight_per_violation",
-        "spot_check_violation_cap",
+        "spot_check_weight_per_complaint_point",
+        "spot_check_complaint_rate_cap",
         "spot_check_weight_risky_category",
         "spot_check_weight_per_failure",
         "spot_check_failure_cap",
@@ -52,8 +54,8 @@ def risk_weights() -> RiskWeights:
         base=params["spot_check_weight_base"],
         new_store=params["spot_check_weight_new_store"],
         new_store_days=int(params["spot_check_new_store_days"]),
-        per_violation=params["spot_check_weight_per_violation"],
-        violation_cap=int(params["spot_check_violation_cap"]),
+        per_complaint_point=params["spot_check_weight_per_complaint_point"],
+        complaint_rate_cap=params["spot_check_complaint_rate_cap"],
         risky_category=params["spot_check_weight_risky_category"],
         per_failure=params["spot_check_weight_per_failure"],
         failure_cap=int(params["spot_check_failure_cap"]),
@@ -62,37 +64,54 @@ def risk_weights() -> RiskWeights:
 
 @dataclass(frozen=True)
 class StoreRisk:
-    """What sampling knows of each active store: opening date, recent violations, standing failures."""
+    """What sampling knows of each active store: opening date, complaint rate, standing failures."""
 
     opened_on: dict[int, date | None]
-    recent_violations: dict[int, int]
+    complaint_rates: dict[int, Decimal]
     failures: dict[int, int]
 
     def factors(self, *, store_id: int, risky_category: bool, today: date) -> RiskFactors:
         opened = self.opened_on.get(store_id)
         return RiskFactors(
             store_age_days=(today - opened).days if opened else None,
-            recent_violations=self.recent_violations.get(store_id, 0),
+            complaint_rate=self.complaint_rates.get(store_id),
             risky_category=risky_category,
             earlier_failures=self.failures.get(store_id, 0),
         )
 
 
+def _rate(value) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return None
+
+
 def store_risk(*, now: datetime) -> StoreRisk:
-    """Three grouped queries, one row per store: the per-store half of every listing's factors."""
-    lookback = int(rule_decimals("spot_check_violation_lookback_days")["spot_check_violation_lookback_days"])
+    """Two queries, one row per store: the per-store half of every listing's factors. The complaint rate is
+    the one the daily experience score worked out (complaints not dismissed per paid order over its window,
+    merchants.StoreScore.metrics), from each store's latest score row on or before `now`'s day."""
     active = Store.objects.filter(status=StoreStatus.ACTIVE)
+    latest_metrics = (
+        StoreScore.objects.filter(store=OuterRef("pk"), day__lte=timezone.localdate(now))
+        .order_by("-day")
+        .values("metrics")[:1]
+    )
+    opened_on, complaint_rates = {}, {}
+    for store_id, opened, metrics in active.annotate(latest_metrics=Subquery(latest_metrics)).values_list(
+        "pk", "opened_on", "latest_metrics"
+    ):
+        opened_on[store_id] = opened
+        if isinstance(metrics, str):  # a JSON value from a subquery comes back as text on some backends
+            metrics = json.loads(metrics)
+        rate = _rate((metrics or {}).get("complaint_rate"))
+        if rate is not None:
+            complaint_rates[store_id] = rate
     return StoreRisk(
-        opened_on=dict(active.values_list("pk", "opened_on")),
-        recent_violations=dict(
-            Violation.objects.filter(
-                store__status=StoreStatus.ACTIVE, occurred_at__gte=now - timedelta(days=lookback)
-            )
-            .exclude(status=ViolationStatus.REVOKED)
-            .values("store_id")
-            .annotate(n=Count("pk"))
-            .values_list("store_id", "n")
-        ),
+        opened_on=opened_on,
+        complaint_rates=complaint_rates,
         failures=dict(
             Inspection.objects.filter(status__in=INSPECTION_FAILED_STATUSES, store__status=StoreStatus.ACTIVE)
             .values("store_id")

@@ -36,10 +36,17 @@ from inspections.reports import CheckedReport, report_check
 from inspections.rules import fingerprint_line, weighted_draw
 from inspections.selectors import risk_weights, sampling_candidates, store_risk
 from merchants.errors import ActionForbidden, DomainError, TransitionRefused
-from merchants.models import Listing, ListingStatus, Membership, SettlementEntry, Violation
+from merchants.models import (
+    Listing,
+    ListingEvent,
+    ListingStatus,
+    Membership,
+    SettlementEntry,
+    Violation,
+)
 from merchants.roles import REQUEST_RETEST, role_can
 from merchants.rules import money
-from merchants.selectors import rule_decimals, rule_int
+from merchants.selectors import holiday_calendar, rule_decimals, rule_int
 from merchants.services import (
     listing_remove,
     listing_restore,
@@ -52,7 +59,6 @@ from orders.models import Order
 logger = logging.getLogger(__name__)
 
 SPOT_CHECK_VIOLATION = "spot_check_failed"
-MAX_SAMPLE_SIZE = 500
 
 
 # --- Shared machinery -----------------------------------------------------------------------------
@@ -149,10 +155,9 @@ def sampling_round_draw(
     _require_perm(actor, "inspections.draw_round")
     now = now or timezone.now()
     size = rule_int("spot_check_sample_size") if sample_size is None else int(sample_size)
-    if not 1 <= size <= MAX_SAMPLE_SIZE:
-        raise DomainError(
-            _("The sample size must be between 1 and %(max)s listings.") % {"max": MAX_SAMPLE_SIZE}
-        )
+    max_size = rule_int("spot_check_max_sample_size")
+    if not 1 <= size <= max_size:
+        raise DomainError(_("The sample size must be between 1 and %(max)s listings.") % {"max": max_size})
     seed = (seed or "").strip() or secrets.token_hex(8)
     if len(seed) > 64:
         raise DomainError(_("The seed may have at most 64 characters."))
@@ -206,7 +211,9 @@ def sampling_round_draw(
             weight=rules.risk_weight(factors, weights),
             risk_factors={
                 "store_age_days": factors.store_age_days,
-                "recent_violations": factors.recent_violations,
+                "complaint_rate": None
+                if factors.complaint_rate is None
+                else rules.plain(factors.complaint_rate),
                 "risky_category": factors.risky_category,
                 "earlier_failures": factors.earlier_failures,
                 "contributions": {name: rules.plain(value) for name, value in contributions.items()},
@@ -370,10 +377,14 @@ def _record_fail(*, inspection, defects, report, notes, actor, now, stored) -> I
     _guard(inspection, method_name, actor=actor, refusal=_(RESULT_REFUSAL))
     before = inspection.status
     if phase == LabReport.Phase.FIRST:
+        zone = ZoneInfo(inspection.store.time_zone)
+        calendar = holiday_calendar(start=now.astimezone(zone).date())
         deadline = rules.retest_deadline(
             failed_at=now,
             working_days=rule_int("retest_window_working_days"),
-            zone=ZoneInfo(inspection.store.time_zone),
+            zone=zone,
+            holidays=calendar.holidays,
+            makeup_working_days=calendar.makeup_working_days,
         )
         inspection.fail_test(at=now, defects=defects, notes=notes, retest_deadline=deadline)
         _save(inspection, "result_at", "defects", "result_notes", "retest_deadline")
@@ -402,8 +413,11 @@ def _apply_failure(inspection: Inspection, *, defects: list[str], actor, now: da
     listing = inspection.listing
     reason = gettext_noop("Failed spot check")
     detail = f"{reason}: inspection {inspection.pk}, {', '.join(defects)}"
+    removal = None
     if can_proceed(listing.remove):
         listing_remove(listing=listing, actor=actor, reason=detail)
+        # The listing row is locked until the commit, so this is the event listing_remove just wrote.
+        removal = ListingEvent.objects.filter(listing=listing, kind="removed").order_by("-id").first()
     violation, _created = violation_record(
         store=inspection.store,
         type_code=SPOT_CHECK_VIOLATION,
@@ -415,7 +429,8 @@ def _apply_failure(inspection: Inspection, *, defects: list[str], actor, now: da
         actor=None,
     )
     inspection.violation = violation
-    inspection.save(update_fields=["violation"])
+    inspection.listing_removal = removal
+    inspection.save(update_fields=["violation", "listing_removal"])
 
 
 def inspection_record_pass(
@@ -424,7 +439,9 @@ def inspection_record_pass(
     """A passed lab result, first test or re-test (the report is optional for a pass but checked when given).
 
     A passed re-test reverses the failure through `violation_revoke` (deposit deduction, points and any ladder
-    sanction it caused, exactly) and refunds the re-test fee; the listing comes back delisted — the seller relists."""
+    sanction it caused, exactly) and refunds the re-test fee. If the failure removed the listing (and nothing
+    removed it since), the listing comes back delisted: nothing is relisted automatically, the seller relists.
+    A listing that was already removed for another reason stays removed."""
     checked = report_check(report) if report else None
     stored: list[LabReport] = []
     try:
@@ -481,11 +498,13 @@ def _reverse_failure(inspection: Inspection, *, now: datetime) -> dict:
                 now=now,
             )
             done["violation_revoked"] = violation.pk
-    listing = Listing.objects.get(pk=inspection.listing_id)
-    if listing.status == ListingStatus.REMOVED:
-        # Back as delisted: the removal is undone, the relisting is the seller's.
-        listing_restore(listing=listing, actor=None, reason=gettext_noop("Spot check passed at the re-test"))
-        done["listing_restored"] = listing.pk
+    if _failure_removal_stands(inspection):
+        # Back as delisted: the failure's removal is undone, the relisting is the seller's. A removal the
+        # failure did not make (a reviewer's, before or since) is not the re-test's to undo.
+        listing_restore(
+            listing=inspection.listing, actor=None, reason=gettext_noop("Spot check passed at the re-test")
+        )
+        done["listing_restored"] = inspection.listing_id
     if inspection.retest_fee:
         settlement_record(
             store=inspection.store,
@@ -497,6 +516,17 @@ def _reverse_failure(inspection: Inspection, *, now: datetime) -> dict:
         )
         done["fee_refunded"] = str(inspection.retest_fee)
     return done
+
+
+def _failure_removal_stands(inspection: Inspection) -> bool:
+    """The listing is removed, and its latest removal is the one this inspection's failure made."""
+    if inspection.listing_removal_id is None:
+        return False
+    listing = Listing.objects.select_for_update().get(pk=inspection.listing_id)
+    if listing.status != ListingStatus.REMOVED:
+        return False
+    latest = ListingEvent.objects.filter(listing=listing, kind="removed").order_by("-id").first()
+    return latest is not None and latest.pk == inspection.listing_removal_id
 
 
 @transaction.atomic

@@ -28,7 +28,7 @@ from django.forms.models import BaseInlineFormSet
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
@@ -57,6 +57,7 @@ from merchants.models import (
     PointEntry,
     PointLadderStep,
     PointYearClose,
+    PublicHoliday,
     RuleParameter,
     RulesExamAttempt,
     RulesExamRequirement,
@@ -1557,6 +1558,21 @@ class RuleParameterAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(PublicHoliday)
+class PublicHolidayAdmin(admin.ModelAdmin):
+    """The public-holiday calendar working-day deadlines count with: enter each year's State Council
+    arrangement (days off, and make-up working days on weekends) when it is published."""
+
+    list_display = ("day", "weekday", "kind", "name", "note")
+    list_filter = ("kind",)
+    search_fields = ("name", "note")
+    date_hierarchy = "day"
+
+    @admin.display(description=_("weekday"))
+    def weekday(self, obj):
+        return formats.date_format(obj.day, "l")
 
 
 @admin.register(ScreeningPattern)

@@ -2,8 +2,8 @@
 charts, and the to-do list. Takes a store already resolved through the membership selector
 (`merchants.selectors.membership_for_store`), so it only ever reads that store's rows.
 
-Fixed cost: one query for the score history (every chart comes from it) and the to-do sources' few
-aggregates, whatever the store's size or the length of the history."""
+Fixed cost: one query for the rule table's score numbers, one for the score history (every chart comes
+from it) and the to-do sources' few aggregates, whatever the store's size or the length of the history."""
 
 from __future__ import annotations
 
@@ -18,10 +18,10 @@ from django.utils.translation import gettext_lazy
 
 from merchants.charts import line_chart
 from merchants.models import Store, StoreScore
+from merchants.selectors import rule_decimals
 from merchants.todos import Todo, store_todos
 
 TREND_DAYS = (30, 90)
-SCORE_FLOOR, SCORE_CEILING = 50, 100
 
 # The rates a seller watches (names in StoreScore.metrics), with whether a high value is good.
 WATCHED_RATES: tuple[tuple[str, object, object, bool], ...] = (
@@ -29,7 +29,7 @@ WATCHED_RATES: tuple[tuple[str, object, object, bool], ...] = (
         "late_dispatch_rate",
         gettext_lazy("Late dispatch rate"),
         gettext_lazy(
-            "Share of orders due for dispatch that went out late, over the 30 days before each day."
+            "Share of orders due for dispatch that went out late, over the %(days)s days before each day."
         ),
         False,
     ),
@@ -105,12 +105,56 @@ class ScoreToday:
 
 
 @dataclass(frozen=True)
+class ScoreDisplay:
+    """The rule table's numbers the dashboard shows the score against (RULES §11)."""
+
+    floor: Decimal
+    ceiling: Decimal
+    growth_score: Decimal
+    growth_min_orders: int
+    window_days: int
+    good_from: Decimal  # a score at or above this is shown as good
+    bad_below: Decimal  # a score below this is shown as bad
+
+    @property
+    def growth_score_shown(self) -> str:
+        return _plain(self.growth_score)
+
+
+def _plain(value) -> str:
+    return f"{Decimal(value):.2f}".rstrip("0").rstrip(".")
+
+
+def score_display() -> ScoreDisplay:
+    """One query."""
+    p = rule_decimals(
+        "score_floor",
+        "score_ceiling",
+        "score_growth_score",
+        "score_growth_min_orders",
+        "score_window_days",
+        "score_shown_good_from",
+        "score_shown_bad_below",
+    )
+    return ScoreDisplay(
+        floor=p["score_floor"],
+        ceiling=p["score_ceiling"],
+        growth_score=p["score_growth_score"],
+        growth_min_orders=int(p["score_growth_min_orders"]),
+        window_days=int(p["score_window_days"]),
+        good_from=p["score_shown_good_from"],
+        bad_below=p["score_shown_bad_below"],
+    )
+
+
+@dataclass(frozen=True)
 class SellerDashboard:
     days: int
     start: date
     end: date
     score: ScoreToday | None
     score_chart: SafeString
+    display: ScoreDisplay
     rates: list[Rate] = field(default_factory=list)
     todos: list[Todo] = field(default_factory=list)
 
@@ -149,19 +193,24 @@ def seller_dashboard(
         if latest
         else None
     )
+    display = score_display()
     period = _("Last %(days)s days.") % {"days": days}
     no_data = _("No figures yet.")
+    scale = _("Daily experience score, %(floor)s to %(ceiling)s.") % {
+        "floor": _plain(display.floor),
+        "ceiling": _plain(display.ceiling),
+    }
     score_chart = line_chart(
         [(row["day"], row["score"]) for row in rows],
         start=start,
         end=end,
         chart_id="chart-score",
         title=_("Experience score"),
-        description=f"{_('Daily experience score, 50 to 100.')} {period}",
+        description=f"{scale} {period}",
         empty_text=no_data,
-        y_min=SCORE_FLOOR,
-        y_max=SCORE_CEILING,
-        value_format=lambda v: f"{Decimal(v):.2f}".rstrip("0").rstrip("."),
+        y_min=display.floor,
+        y_max=display.ceiling,
+        value_format=_plain,
         minimum_label=_("lowest"),
         maximum_label=_("highest"),
     )
@@ -182,7 +231,7 @@ def seller_dashboard(
                     end=end,
                     chart_id=f"chart-{name}",
                     title=str(label),
-                    description=f"{description} {period}",
+                    description=f"{str(description) % {'days': display.window_days}} {period}",
                     empty_text=no_data,
                     value_format=percent,
                     minimum_label=_("lowest"),
@@ -196,6 +245,7 @@ def seller_dashboard(
         end=end,
         score=today,
         score_chart=score_chart,
+        display=display,
         rates=rates,
         todos=store_todos(store=store, now=now, role=role),
     )

@@ -312,85 +312,17 @@ def _rejected_examples(store):
 
 
 SCORE_HISTORY_DAYS = 90
-# Days between two scores computed from the demo data; the days between are drawn on the line joining them
-# (a full computation for each of 90 days would add seconds to every `make run` on SQLite).
-SCORE_ANCHOR_EVERY = 7
-_SCORE_NUMBERS = ("score", "product", "logistics", "service", "deductions")
 
 
 def seed_score_history(*, stores: dict[str, Store], now=None) -> str:
-    """90 days of experience-score history on the demo stores, each from the day it opened: every 7th day
-    (and yesterday) computed from their demo orders, complaints, buyer messages, spot checks and violations
-    exactly as the daily check would have; the days between interpolated between those, in bulk. Run it after
-    the other apps' demo data. Idempotent: days already scored are kept."""
-    from merchants.models import StoreScore
+    """90 days of experience-score history on the demo stores, each from the day it opened (never before):
+    every day computed from their demo orders, complaints, buyer messages, spot checks and violations exactly
+    as the daily check would have (`experience_score_backfill`, one run of the figure sources per day; about
+    4 s of the seed on SQLite). Run it after the other apps' demo data. Idempotent: days already scored are
+    kept, so a second seed costs nothing here."""
     from merchants.services import experience_score_backfill
 
     now = now or timezone.now()
     store_ids = [store.pk for store in stores.values() if store.pk]
-    computed = experience_score_backfill(
-        days=SCORE_HISTORY_DAYS, now=now, store_ids=store_ids, every=SCORE_ANCHOR_EVERY
-    )
-    today = timezone.localdate(now, timezone.get_default_timezone())
-    first_day = today - timedelta(days=SCORE_HISTORY_DAYS)
-    rows = StoreScore.objects.filter(store_id__in=store_ids, day__gte=first_day, day__lt=today).order_by(
-        "day"
-    )
-    by_store: dict[int, dict] = {}
-    for row in rows:
-        by_store.setdefault(row.store_id, {})[row.day] = row
-    opened = {store.pk: store.opened_on for store in stores.values() if store.pk}
-    filled = []
-    for store_id, scored in by_store.items():
-        anchors = sorted(scored)
-        day = max(first_day, opened.get(store_id) or first_day)
-        while day < today:
-            if day not in scored:
-                before = next((d for d in reversed(anchors) if d < day), None)
-                after = next((d for d in anchors if d > day), None)
-                filled.append(_between(scored.get(before), scored.get(after), day, now))
-            day += timedelta(days=1)
-    StoreScore.objects.bulk_create(filled)
-    return f"{computed} daily scores computed and {len(filled)} interpolated over the last {SCORE_HISTORY_DAYS} days"
-
-
-def _between(before, after, day, now):
-    """A score row for a day between two computed ones: the figures on the line joining them. A store that
-    leaves the growth stage between them keeps the nearer row's stage (and 70 while in it)."""
-    from merchants.models import StoreScore
-
-    ends = [row for row in (before, after) if row is not None]
-    if len(ends) == 1:
-        base = ends[0]
-        share = Decimal("0")
-        before = after = base
-    else:
-        span = (after.day - before.day).days
-        share = Decimal((day - before.day).days) / Decimal(span)
-    nearer = before if share < Decimal("0.5") else after
-    if before.growth_stage != after.growth_stage:
-        before = after = nearer
-
-    def line(a, b):
-        return (Decimal(a) + (Decimal(b) - Decimal(a)) * share).quantize(Decimal("0.01"))
-
-    numbers = {name: line(getattr(before, name), getattr(after, name)) for name in _SCORE_NUMBERS}
-    metrics = {}
-    for name, value in nearer.metrics.items():
-        a, b = before.metrics.get(name), after.metrics.get(name)
-        if isinstance(value, str) and a is not None and b is not None:
-            places = Decimal(1).scaleb(-len(value.partition(".")[2]))
-            metrics[name] = str((Decimal(a) + (Decimal(b) - Decimal(a)) * share).quantize(places))
-        elif isinstance(value, int) and isinstance(a, int) and isinstance(b, int):
-            metrics[name] = round(a + (b - a) * float(share))
-        else:
-            metrics[name] = value
-    return StoreScore(
-        store_id=nearer.store_id,
-        day=day,
-        growth_stage=nearer.growth_stage,
-        paid_orders=round(before.paid_orders + (after.paid_orders - before.paid_orders) * float(share)),
-        metrics=metrics,
-        computed_at=now,
-        **numbers,
-    )
+    computed = experience_score_backfill(days=SCORE_HISTORY_DAYS, now=now, store_ids=store_ids)
+    return f"{computed} daily scores computed over the last {SCORE_HISTORY_DAYS} days"

@@ -14,12 +14,11 @@ from django.utils import timezone
 
 from merchants.models import PointEntry, PointLadderStep, Store, StoreScore
 from merchants.rules import LadderStep, next_ladder_step
-from merchants.selectors import deposit_accounts_with_position
+from merchants.selectors import deposit_accounts_with_position, rule_int
 
 AT_RISK_LIMIT = 50
-# A store within this many points of its next ladder threshold is "near" it: one failed spot check (6
-# general points, the heaviest general violation in the seeded table) would cross it.
-NEAR_THRESHOLD_POINTS = 6
+# A store within `at_risk_near_threshold_points` (rule table; seeded 6: one failed spot check, the heaviest
+# general violation of the seeded table, would cross it) of its next ladder threshold is "near" it.
 
 
 @dataclass(frozen=True)
@@ -60,11 +59,13 @@ def lowest_scores(*, limit: int = AT_RISK_LIMIT) -> tuple[date | None, list[Stor
 
 
 def stores_near_threshold(
-    *, year: int, margin: int = NEAR_THRESHOLD_POINTS, limit: int = AT_RISK_LIMIT
+    *, year: int, margin: int | None = None, limit: int = AT_RISK_LIMIT
 ) -> list[NearThreshold]:
-    """Stores with at most `margin` points left before the next threshold of a ledger this natural year,
-    closest first. Three queries: the ledger totals per store (grouped; one row per store and ledger with
-    points), the ladder, the stores shown."""
+    """Stores with at most `margin` points (default: the rule table's) left before the next threshold of a
+    ledger this natural year, closest first. Three queries (four with the rule table's margin): the ledger
+    totals per store (grouped; one row per store and ledger with points), the ladder, the stores shown."""
+    if margin is None:
+        margin = rule_int("at_risk_near_threshold_points")
     totals = (
         PointEntry.objects.filter(year=year)
         .values("store_id", "ledger")
@@ -111,10 +112,10 @@ def deposit_shortfalls(*, limit: int = AT_RISK_LIMIT) -> list:
     )
 
 
-def stores_at_risk(
-    *, now=None, limit: int = AT_RISK_LIMIT, margin: int = NEAR_THRESHOLD_POINTS
-) -> StoresAtRisk:
+def stores_at_risk(*, now=None, limit: int = AT_RISK_LIMIT, margin: int | None = None) -> StoresAtRisk:
     now = now or timezone.now()
+    if margin is None:
+        margin = rule_int("at_risk_near_threshold_points")
     year = timezone.localdate(now, timezone.get_default_timezone()).year
     day, scores = lowest_scores(limit=limit)
     return StoresAtRisk(

@@ -581,12 +581,30 @@ def experience_score(
 # --- Working days (re-test windows, appeal decisions) ----------------------------------------------
 
 
-def is_working_day(day: date, holidays: frozenset[date] = frozenset()) -> bool:
-    """Monday to Friday, except the given public holidays."""
+@dataclass(frozen=True)
+class HolidayCalendar:
+    """The public-holiday calendar's exceptions to the Monday–Friday week (from the rule table)."""
+
+    holidays: frozenset[date] = frozenset()  # days off, even on a weekday
+    makeup_working_days: frozenset[date] = frozenset()  # weekend days worked (调休)
+
+
+def is_working_day(
+    day: date, holidays: frozenset[date] = frozenset(), makeup_working_days: frozenset[date] = frozenset()
+) -> bool:
+    """Monday to Friday, except the given public holidays; plus the make-up working days (a Saturday or
+    Sunday worked in exchange for a longer holiday counts as a working day)."""
+    if day in makeup_working_days:
+        return True
     return day.weekday() < 5 and day not in holidays
 
 
-def add_working_days(start: date, days: int, holidays: frozenset[date] = frozenset()) -> date:
+def add_working_days(
+    start: date,
+    days: int,
+    holidays: frozenset[date] = frozenset(),
+    makeup_working_days: frozenset[date] = frozenset(),
+) -> date:
     """The `days`-th working day after `start` (start itself is not counted)."""
     if days < 0:
         raise ValueError("days must not be negative")
@@ -594,6 +612,6 @@ def add_working_days(start: date, days: int, holidays: frozenset[date] = frozens
     counted = 0
     while counted < days:
         day += timedelta(days=1)
-        if is_working_day(day, holidays):
+        if is_working_day(day, holidays, makeup_working_days):
             counted += 1
     return day

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
@@ -32,13 +32,14 @@ from merchants.models import (
     Listing,
     ListingStatus,
     Membership,
+    PublicHoliday,
     RuleParameter,
     Sanction,
     ScreeningPattern,
     Store,
 )
 from merchants.roles import CAPABILITY_NAMES, role_can
-from merchants.rules import ScreeningRule, money, required_deposit
+from merchants.rules import HolidayCalendar, ScreeningRule, money, required_deposit
 
 # --- The rule table -------------------------------------------------------------------------------
 
@@ -62,6 +63,18 @@ def rule_decimals(*keys: str) -> dict[str, Decimal]:
             f"The rule table has no parameter(s) {sorted(missing)}; run the migrations."
         )
     return found
+
+
+def holiday_calendar(*, start: date, days: int = 366) -> HolidayCalendar:
+    """The public-holiday calendar from `start` for `days` days (a year covers any working-day deadline the
+    rule table sets), in one query."""
+    rows = PublicHoliday.objects.filter(day__gte=start, day__lte=start + timedelta(days=days)).values_list(
+        "day", "kind"
+    )
+    holidays, makeup = set(), set()
+    for day, kind in rows:
+        (makeup if kind == PublicHoliday.Kind.WORKING_DAY else holidays).add(day)
+    return HolidayCalendar(holidays=frozenset(holidays), makeup_working_days=frozenset(makeup))
 
 
 def screening_rules() -> list[ScreeningRule]:

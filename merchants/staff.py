@@ -66,9 +66,11 @@ STAFF_GROUP_PERMISSIONS = {
                 "pointladderstep",
                 "occurrenceladderstep",
                 "compensationrule",
+                "publicholiday",
             )
             for verb in ("view", "add", "change")
         ],
+        "merchants.delete_publicholiday",  # a calendar day entered by mistake must be removable
     ],
     QUALITY_INSPECTOR: [
         *[

@@ -12,6 +12,7 @@ from .ruletable import (
     CompensationRule,
     OccurrenceLadderStep,
     PointLadderStep,
+    PublicHoliday,
     RuleParameter,
     ScreeningPattern,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "RulesExamAttempt",
     "RulesExamRequirement",
     "PromisedDispatch",
+    "PublicHoliday",
     "RuleParameter",
     "PointEntry",
     "Sanction",

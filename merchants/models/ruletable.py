@@ -198,6 +198,32 @@ class OccurrenceLadderStep(models.Model):
         return f"{self.violation_type_id} #{self.occurrence}: {self.penalties}"
 
 
+class PublicHoliday(models.Model):
+    """A day of the PRC public-holiday calendar that differs from the usual week: a day off on what would be
+    a working day, or a make-up working day (调休) on a weekend. Working-day deadlines (re-test windows,
+    appeal decisions) count with it. The State Council publishes each year's arrangement in the autumn
+    before; an administrator enters it here."""
+
+    class Kind(models.TextChoices):
+        DAY_OFF = "day_off", _("public holiday (day off)")
+        WORKING_DAY = "working_day", _("make-up working day (调休)")
+
+    day = models.DateField(_("day"), unique=True)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    name = models.CharField(
+        _("holiday"), max_length=100, help_text=_("The festival it belongs to, e.g. 国庆节.")
+    )
+    note = models.CharField(_("note"), max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["day"]
+        verbose_name = _("public holiday")
+        verbose_name_plural = _("public holiday calendar")
+
+    def __str__(self):
+        return f"{self.day:%Y-%m-%d} {self.get_kind_display()}: {self.name}"
+
+
 # The seeded compensation descriptions, so the rules exam shows them translated (edited ones show as typed).
 SEEDED_COMPENSATION_DESCRIPTIONS = [
     gettext_noop("Late dispatch, promise of up to 48 hours"),

@@ -18,7 +18,12 @@ class StoreScore(models.Model):
     service = models.DecimalField(_("service"), max_digits=5, decimal_places=2)
     deductions = models.DecimalField(_("deductions"), max_digits=5, decimal_places=2, default=0)
     growth_stage = models.BooleanField(
-        _("growth stage"), default=False, help_text=_("Too few paid orders to judge: the score sits at 70.")
+        _("growth stage"),
+        default=False,
+        help_text=_(
+            "Too few paid orders to judge: the score sits at the rule table's growth-stage score "
+            "(score_growth_score)."
+        ),
     )
     paid_orders = models.PositiveIntegerField(_("paid orders in the window"), default=0)
     # The figures it came from, by name (rates as shares 0–1, times in seconds or hours), for the seller's
@@ -33,8 +38,10 @@ class StoreScore(models.Model):
         verbose_name_plural = _("experience scores")
         constraints = [
             models.UniqueConstraint(fields=["store", "day"], name="store_score_once_a_day"),
+            # A sanity range only: the floor and ceiling are the rule table's (score_floor, score_ceiling),
+            # which an administrator may move within the 100-point scale without every insert failing.
             models.CheckConstraint(
-                condition=models.Q(score__gte=50, score__lte=100), name="store_score_between_50_and_100"
+                condition=models.Q(score__gte=0, score__lte=100), name="store_score_between_0_and_100"
             ),
         ]
         indexes = [models.Index(fields=["day", "score"], name="store_score_day_score")]

@@ -60,6 +60,23 @@ def decided(appeal, reviewer, *, approve=False, now=None):
 # --- Filing: windows, the cap, one at a time ------------------------------------------------------
 
 
+def test_the_decision_deadline_skips_national_day_and_counts_the_make_up_saturday(
+    funded_store, owner, violation_factory, appeal_factory, media_files
+):
+    # given a violation on Monday 28 September 2026, appealed on Tuesday 29 September, two days before the
+    # National Day week (1-7 October off; Saturday 10 October a make-up working day, in the seeded calendar)
+    violation = violation_factory(
+        funded_store, "lost_contact", occurred_at=datetime(2026, 9, 28, 10, tzinfo=SHANGHAI)
+    )
+
+    # when the owner appeals
+    appeal = appeal_factory(violation, owner, now=datetime(2026, 9, 29, 10, 0, tzinfo=SHANGHAI))
+
+    # then the 5 working days are 30 September, 8, 9, 10 (Saturday, worked) and 12 October, to its end
+    appeal.refresh_from_db()
+    assert appeal.decide_by == datetime(2026, 10, 13, 0, 0, tzinfo=SHANGHAI)
+
+
 def test_an_owner_appeals_within_the_window_and_the_penalties_stay(
     funded_store, owner, violation_factory, appeal_factory, media_files
 ):

@@ -4,8 +4,16 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from inspections.models import Inspection, InspectionStatus
+from inspections.services import inspection_request_retest
 from merchants.models import Listing, ListingStatus, Violation
-from tests.inspections.factories import PDF_BYTES, LabFactory, mystery_order, to_at_lab, to_failed
+from tests.inspections.factories import (
+    PDF_BYTES,
+    LabFactory,
+    mystery_order,
+    to_at_lab,
+    to_failed,
+    to_purchased,
+)
 from tests.merchants.factories import ListingFactory
 
 pytestmark = pytest.mark.django_db
@@ -27,6 +35,44 @@ def test_the_buttons_follow_the_state(client, inspector, inspection_factory):
     assert buttons(client.get(change_url(lab_bound))) == ["pass", "fail", "cancel"]
     failed = to_failed(inspection_factory(), actor=inspector)
     assert buttons(client.get(change_url(failed))) == []
+
+
+def test_the_buttons_when_purchased_and_when_a_retest_is_requested(
+    client, inspector, inspection_factory, funded_store, owner
+):
+    # given one inspection purchased and one whose re-test the owner requested
+    purchased = to_purchased(inspection_factory(), actor=inspector)
+    retest = inspection_request_retest(
+        inspection=to_failed(inspection_factory(listing=ListingFactory(store=funded_store)), actor=inspector),
+        actor=owner,
+    )
+    client.force_login(inspector)
+
+    # when the inspector opens each, then the buttons are the state's next steps
+    assert buttons(client.get(change_url(purchased))) == ["send-to-lab", "cancel"]
+    assert buttons(client.get(change_url(retest))) == ["pass", "fail"]
+
+
+def test_a_passed_retest_says_the_listing_is_back_as_delisted(
+    client, inspector, inspection_factory, funded_store, owner
+):
+    # given a failure that removed the listing, and the re-test requested
+    inspection = to_failed(inspection_factory(listing=ListingFactory(store=funded_store)), actor=inspector)
+    inspection = inspection_request_retest(inspection=inspection, actor=owner)
+    client.force_login(inspector)
+
+    # when the inspector records the re-test's pass in the admin
+    response = client.post(
+        f"/admin/inspections/inspection/{inspection.pk}/pass/", {"notes": "Re-test fine"}, follow=True
+    )
+
+    # then the listing is back as delisted, and the message says so
+    listing = Listing.objects.get(pk=inspection.listing_id)
+    assert listing.status == ListingStatus.DELISTED
+    assert [str(m) for m in response.context["messages"]][-1] == (
+        f"Inspection {inspection.pk} passed the re-test: violation revoked and re-test fee refunded. "
+        f"Listing {listing.sku} is back as delisted: nothing is relisted automatically, the seller relists it."
+    )
 
 
 def test_a_reviewer_sees_no_buttons_and_is_refused(

@@ -29,8 +29,8 @@ WEIGHTS = RiskWeights(
     base=Decimal("1"),
     new_store=Decimal("2"),
     new_store_days=90,
-    per_violation=Decimal("0.5"),
-    violation_cap=10,
+    per_complaint_point=Decimal("1"),
+    complaint_rate_cap=Decimal("0.05"),
     risky_category=Decimal("2"),
     per_failure=Decimal("3"),
     failure_cap=3,
@@ -41,37 +41,76 @@ WEIGHTS = RiskWeights(
 
 
 def test_a_plain_listing_weighs_the_base():
-    factors = RiskFactors(store_age_days=400, recent_violations=0, risky_category=False, earlier_failures=0)
+    factors = RiskFactors(store_age_days=400, complaint_rate=None, risky_category=False, earlier_failures=0)
     assert risk_weight(factors, WEIGHTS) == Decimal("1")
     assert risk_contributions(factors, WEIGHTS) == {"base": Decimal("1")}
 
 
 def test_every_factor_adds_its_part():
-    factors = RiskFactors(store_age_days=89, recent_violations=3, risky_category=True, earlier_failures=1)
+    # given a new store with a 1.5% complaint rate, a risky category and one standing failure
+    factors = RiskFactors(
+        store_age_days=89, complaint_rate=Decimal("0.0150"), risky_category=True, earlier_failures=1
+    )
+
+    # then each factor adds its part: 1 per percentage point of complaints, 3 for the failure, on its own
     assert risk_contributions(factors, WEIGHTS) == {
         "base": Decimal("1"),
         "new_store": Decimal("2"),
-        "recent_violations": Decimal("1.5"),
+        "complaint_rate": Decimal("1.500"),
         "risky_category": Decimal("2"),
         "earlier_failures": Decimal("3"),
     }
     assert risk_weight(factors, WEIGHTS) == Decimal("9.5")
 
 
+@pytest.mark.parametrize(
+    ("rate", "added"),
+    [
+        (None, None),  # not scored yet: nothing to judge
+        (Decimal("0"), None),  # no complaints: adds nothing
+        (Decimal("0.0001"), Decimal("0.010")),
+        (Decimal("0.0125"), Decimal("1.250")),
+        (Decimal("0.05"), Decimal("5.000")),  # at the cap
+        (Decimal("0.40"), Decimal("5.000")),  # beyond it: the cap
+    ],
+)
+def test_the_complaint_rate_adds_its_weight_per_percentage_point_up_to_the_cap(rate, added):
+    factors = RiskFactors(store_age_days=400, complaint_rate=rate, risky_category=False, earlier_failures=0)
+    assert risk_contributions(factors, WEIGHTS).get("complaint_rate") == added
+
+
+def test_the_complaint_weight_is_the_rule_tables():
+    # given an administrator who doubled the weight per point and lowered the cap to 2%
+    weights = RiskWeights(
+        **{**WEIGHTS.__dict__, "per_complaint_point": Decimal("2"), "complaint_rate_cap": Decimal("0.02")}
+    )
+    factors = RiskFactors(
+        store_age_days=400, complaint_rate=Decimal("0.03"), risky_category=False, earlier_failures=2
+    )
+    # then 2% counts at 2 per point, and the failures still add their own 3 each
+    assert risk_contributions(factors, weights) == {
+        "base": Decimal("1"),
+        "complaint_rate": Decimal("4.000"),
+        "earlier_failures": Decimal("6"),
+    }
+
+
 @pytest.mark.parametrize(("age", "is_new"), [(0, True), (89, True), (90, False), (365, False), (None, False)])
 def test_a_store_is_new_for_the_rule_tables_days(age, is_new):
-    factors = RiskFactors(store_age_days=age, recent_violations=0, risky_category=False, earlier_failures=0)
+    factors = RiskFactors(store_age_days=age, complaint_rate=None, risky_category=False, earlier_failures=0)
     assert ("new_store" in risk_contributions(factors, WEIGHTS)) is is_new
 
 
-def test_violations_and_failures_count_up_to_their_caps():
-    factors = RiskFactors(store_age_days=400, recent_violations=50, risky_category=False, earlier_failures=9)
+def test_complaints_and_failures_count_up_to_their_caps():
+    factors = RiskFactors(
+        store_age_days=400, complaint_rate=Decimal("0.5"), risky_category=False, earlier_failures=9
+    )
     assert risk_contributions(factors, WEIGHTS) == {
         "base": Decimal("1"),
-        "recent_violations": Decimal("5.0"),
+        "complaint_rate": Decimal("5.000"),
         "earlier_failures": Decimal("9"),
     }
-    assert risk_weight(factors, WEIGHTS) == Decimal("15.0")
+    assert risk_weight(factors, WEIGHTS) == Decimal("15.000")
 
 
 # --- The draw -------------------------------------------------------------------------------------
@@ -159,6 +198,23 @@ def test_a_different_seed_draws_differently():
 )
 def test_working_days_skip_weekends(start, days, expected):
     assert add_working_days(start, days) == expected
+
+
+def test_a_make_up_working_day_on_a_weekend_counts():
+    # National Day 2026: 1-7 October off, Saturday 10 October worked
+    holidays = frozenset(date(2026, 10, day) for day in range(1, 8))
+    makeup = frozenset({date(2026, 10, 10)})
+    assert is_working_day(date(2026, 10, 10), holidays, makeup) is True
+    assert is_working_day(date(2026, 10, 10), holidays) is False
+    assert add_working_days(date(2026, 9, 30), 3, holidays, makeup) == date(2026, 10, 10)
+    assert add_working_days(date(2026, 9, 30), 3, holidays) == date(2026, 10, 12)
+    assert retest_deadline(
+        failed_at=datetime(2026, 9, 30, 15, tzinfo=SHANGHAI),
+        working_days=3,
+        zone=SHANGHAI,
+        holidays=holidays,
+        makeup_working_days=makeup,
+    ) == datetime(2026, 10, 11, tzinfo=SHANGHAI)
 
 
 def test_public_holidays_are_skipped_when_given():

@@ -8,7 +8,7 @@ from inspections.checks import sampling_check
 from inspections.models import Inspection, InspectionEvent, InspectionStatus, SamplingRound
 from inspections.services import inspection_cancel, sampling_round_draw
 from merchants.errors import ActionForbidden, DomainError
-from merchants.models import Category, ListingStatus, StoreStatus
+from merchants.models import Category, ListingStatus, StoreScore, StoreStatus
 from merchants.services import violation_record
 from tests.inspections.factories import to_failed
 from tests.merchants.factories import ListingFactory, StoreFactory
@@ -16,16 +16,26 @@ from tests.merchants.factories import ListingFactory, StoreFactory
 pytestmark = pytest.mark.django_db
 
 
+def scored(store, *, complaint_rate, days_ago=1, paid_orders=100):
+    """The store's experience-score row of a past day, with the complaint rate it found."""
+    return StoreScore.objects.create(
+        store=store,
+        day=timezone.localdate() - timedelta(days=days_ago),
+        score=Decimal("80"),
+        product=Decimal("80"),
+        logistics=Decimal("80"),
+        service=Decimal("80"),
+        paid_orders=paid_orders,
+        metrics={"complaint_rate": complaint_rate},
+    )
+
+
 def test_a_round_records_why_each_listing_was_drawn(inspector):
     today = timezone.localdate()
     new_store = StoreFactory(opened_on=today - timedelta(days=10))
     food = ListingFactory(store=new_store, category=Category.objects.get(code="food"))
-    violation_record(
-        store=new_store, type_code="negative_service", cause_kind="manual", cause_id="n1", reason="rude"
-    )
-    violation_record(
-        store=new_store, type_code="negative_service", cause_kind="manual", cause_id="n2", reason="rude"
-    )
+    scored(new_store, days_ago=2, complaint_rate="0.0300")  # an older score: not the one that counts
+    scored(new_store, days_ago=1, complaint_rate="0.0125")
 
     sampling_round = sampling_round_draw(actor=inspector, sample_size=5, seed="fixed")
 
@@ -36,13 +46,13 @@ def test_a_round_records_why_each_listing_was_drawn(inspector):
         InspectionStatus.SELECTED,
         1,
     )
-    assert inspection.weight == Decimal("6.000")
+    assert inspection.weight == Decimal("6.250")
     assert inspection.risk_factors == {
         "store_age_days": 10,
-        "recent_violations": 2,
+        "complaint_rate": "0.0125",
         "risky_category": True,
         "earlier_failures": 0,
-        "contributions": {"base": "1", "new_store": "2", "recent_violations": "1", "risky_category": "2"},
+        "contributions": {"base": "1", "new_store": "2", "complaint_rate": "1.25", "risky_category": "2"},
     }
     assert (
         sampling_round.seed,
@@ -67,9 +77,42 @@ def test_earlier_failures_of_the_store_raise_its_weight(inspector, inspection_fa
 
     inspection = sampling_round.inspections.get()
     assert inspection.listing == listing
-    # The failure's own violation counts too (the complaint signal): 1 + 0.5 + 3.
-    assert inspection.weight == Decimal("4.500")
+    # The failure counts once, as a failure (its violation is no complaint): 1 + 3.
+    assert inspection.weight == Decimal("4.000")
     assert inspection.risk_factors["earlier_failures"] == 1
+    assert inspection.risk_factors["contributions"] == {"base": "1", "earlier_failures": "3"}
+
+
+def test_violations_that_are_not_complaints_and_store_size_do_not_weigh(inspector):
+    # given a big store with many late-dispatch violations and a low complaint rate, and a small store with
+    # a high one
+    big, small = StoreFactory(), StoreFactory()
+    big_listing, small_listing = ListingFactory(store=big), ListingFactory(store=small)
+    for n in range(5):
+        violation_record(store=big, type_code="late_dispatch", cause_kind="manual", cause_id=f"late-{n}")
+    scored(big, complaint_rate="0.0020", paid_orders=5000)
+    scored(small, complaint_rate="0.0400", paid_orders=50)
+
+    # when a round draws both
+    sampling_round = sampling_round_draw(actor=inspector, sample_size=2, seed="s")
+
+    # then each weighs by its complaint rate alone
+    weights = dict(sampling_round.inspections.values_list("listing", "weight"))
+    assert weights == {big_listing.pk: Decimal("1.200"), small_listing.pk: Decimal("5.000")}
+
+
+def test_the_round_shows_the_complaint_rate_in_why_it_was_drawn(client, inspector):
+    store = StoreFactory()
+    ListingFactory(store=store)
+    scored(store, complaint_rate="0.0125")
+    sampling_round = sampling_round_draw(actor=inspector, sample_size=1, seed="s")
+    client.force_login(inspector)
+
+    page = client.get(f"/admin/inspections/samplinground/{sampling_round.pk}/change/").content.decode()
+
+    assert "base +1, complaint_rate 1.25% +1.25" in page
+    assert sampling_round.weights["per_complaint_point"] == "1"
+    assert sampling_round.weights["complaint_rate_cap"] == "0.05"
 
 
 def test_only_live_listings_of_active_stores_without_an_open_inspection_are_candidates(
@@ -114,6 +157,27 @@ def test_the_sample_size_is_bounded(inspector, size):
     with pytest.raises(DomainError, match="between 1 and 500"):
         sampling_round_draw(actor=inspector, sample_size=size)
     assert SamplingRound.objects.count() == 0
+
+
+def test_the_largest_sample_is_the_rule_tables(inspector, client):
+    from merchants.models import RuleParameter
+
+    # given an administrator who lowered the largest round to 3 listings
+    for _ in range(5):
+        ListingFactory()
+    RuleParameter.objects.filter(key="spot_check_max_sample_size").update(value=Decimal("3"))
+
+    # when an inspector asks for 4, then for 3
+    with pytest.raises(DomainError) as refused:
+        sampling_round_draw(actor=inspector, sample_size=4)
+    drawn = sampling_round_draw(actor=inspector, sample_size=3)
+
+    # then 4 is refused with the new bound, 3 is drawn, and the admin's form says the bound
+    assert refused.value.messages == ["The sample size must be between 1 and 3 listings."]
+    assert (SamplingRound.objects.count(), drawn.drawn_count) == (1, 3)
+    client.force_login(inspector)
+    form = client.get("/admin/inspections/samplinground/add/").context["adminform"].form
+    assert form.fields["sample_size"].help_text == "At most 3 listings."
 
 
 def test_the_weekly_check_draws_once_per_week():

@@ -4,6 +4,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from inspections.models import Inspection, InspectionEvent, InspectionStatus, LabReport
@@ -206,6 +207,7 @@ def test_a_failure_removes_the_listing_deducts_the_deposit_and_records_a_violati
     listing = Listing.objects.get(pk=done.listing_id)
     assert listing.status == ListingStatus.REMOVED
     assert listing.removal_reason == f"Failed spot check: inspection {done.pk}, material, labelling"
+    assert done.listing_removal == listing.events.get(kind="removed")
     violation = Violation.objects.get(store=store)
     assert (violation, violation.violation_type.code, violation.cause_kind, violation.cause_id) == (
         done.violation,
@@ -268,6 +270,54 @@ def test_every_step_needs_its_permission(inspection, reviewer, inspector, step):
     assert snapshot(inspection) == before
 
 
+@pytest.mark.parametrize("step", ["pass_retest", "fail_retest"])
+def test_a_retest_result_needs_its_permission(inspection, reviewer, inspector, owner, step):
+    # given a re-test the owner asked for in the window
+    inspection = failed_on_friday(inspection, inspector)
+    inspection = inspection_request_retest(
+        inspection=inspection, actor=owner, now=timezone.make_aware(timezone.datetime(2026, 11, 23, 10))
+    )
+    before = snapshot(inspection)
+    reports_before = stored_files(settings.MEDIA_ROOT)
+    call = {
+        "pass_retest": lambda: inspection_record_pass(
+            inspection=inspection, report=pdf_upload(), actor=reviewer
+        ),
+        "fail_retest": lambda: inspection_record_fail(
+            inspection=inspection, defects=["function"], report=pdf_upload(), actor=reviewer
+        ),
+    }[step]
+
+    # when a reviewer without record_result records the re-test's result
+    with pytest.raises(ActionForbidden):
+        call()
+
+    # then nothing changed: state, events, reports and their files, listing, violation, ledgers
+    assert snapshot(inspection) == before
+    assert stored_files(settings.MEDIA_ROOT) == reports_before
+    assert Violation.objects.get(pk=fresh(inspection).violation_id).status == ViolationStatus.ACTIVE
+
+
+def test_a_purchase_out_of_turn_is_refused_and_changes_nothing(inspection, inspector):
+    # given an inspection already purchased, and a second order of the listing
+    inspection = to_purchased(inspection, actor=inspector)
+    first_order = fresh(inspection).order
+    mystery_order(inspection.listing, order_no="MYS-AGAIN")
+    before = snapshot(inspection)
+
+    # when its purchase is recorded again
+    with pytest.raises(TransitionRefused) as refused:
+        inspection_record_purchase(inspection=inspection, order_no="MYS-AGAIN", actor=inspector)
+
+    # then it is refused and the first order stays linked
+    assert refused.value.messages == [
+        f"Inspection {inspection.pk} is purchased: its purchase cannot be recorded now."
+    ]
+    assert snapshot(inspection) == before
+    assert fresh(inspection).order == first_order
+    assert Inspection.objects.filter(order__order_no="MYS-AGAIN").exists() is False
+
+
 @pytest.mark.parametrize("step", ["send_to_lab", "pass", "fail", "retest"])
 def test_a_step_out_of_turn_is_refused(inspection, inspector, owner, step):
     before = snapshot(inspection)
@@ -291,6 +341,21 @@ def test_cancel_before_the_result(inspection, inspector):
     done = inspection_cancel(inspection=inspection, reason="Store closed", actor=inspector)
     assert (done.status, done.cancel_reason) == (InspectionStatus.CANCELLED, "Store closed")
     assert events(done)[-1] == ("cancelled", "purchased", "cancelled", "inspector")
+
+
+def test_cancel_at_the_lab(inspection, inspector):
+    # given a sample at the lab
+    inspection = to_at_lab(inspection, actor=inspector)
+    before = snapshot(inspection)
+
+    # when the inspector cancels it
+    done = inspection_cancel(inspection=inspection, reason="Lab lost the sample", actor=inspector)
+
+    # then it is cancelled with its reason and one event, and nothing else changed
+    assert (done.status, done.cancel_reason) == (InspectionStatus.CANCELLED, "Lab lost the sample")
+    assert events(done)[-1] == ("cancelled", "at_lab", "cancelled", "inspector")
+    assert snapshot(done)[2] == before[2] + 1
+    assert snapshot(done)[3:] == before[3:]
 
 
 def test_a_result_cannot_be_cancelled(inspection, inspector):
@@ -435,6 +500,63 @@ def test_a_failed_retest_is_final_and_the_violation_stands(inspection, inspector
     assert events(done)[-1] == ("retest_failed", "retest_requested", "failed_final", "inspector")
 
 
+def test_a_passed_retest_leaves_a_reviewers_earlier_removal_alone(inspection, inspector, owner):
+    from merchants.services import listing_remove
+
+    # given a listing a reviewer removed before the lab's failure came in
+    inspection = to_at_lab(inspection, actor=inspector)
+    listing_remove(listing=inspection.listing, actor=None, reason="Reviewer found a counterfeit logo")
+    inspection = inspection_record_fail(
+        inspection=inspection,
+        defects=["authenticity"],
+        report=pdf_upload(),
+        actor=inspector,
+        now=timezone.make_aware(timezone.datetime(2026, 11, 20, 15, 0)),
+    )
+    monday = timezone.make_aware(timezone.datetime(2026, 11, 23, 10, 0))
+    inspection = inspection_request_retest(inspection=inspection, actor=owner, now=monday)
+
+    # when the re-test passes
+    done = inspection_record_pass(inspection=inspection, actor=inspector, now=monday)
+
+    # then the violation is revoked, but the reviewer's removal stands
+    assert (done.status, Violation.objects.get(pk=done.violation_id).status) == (
+        InspectionStatus.PASSED,
+        ViolationStatus.REVOKED,
+    )
+    listing = Listing.objects.get(pk=done.listing_id)
+    assert (listing.status, listing.removal_reason) == (
+        ListingStatus.REMOVED,
+        "Reviewer found a counterfeit logo",
+    )
+    assert list(listing.events.order_by("id").values_list("kind", flat=True)) == ["removed"]
+    assert "listing_restored" not in InspectionEvent.objects.get(inspection=done, kind="retest_passed").data
+
+
+def test_a_passed_retest_leaves_a_removal_made_after_the_failure_alone(inspection, inspector, owner):
+    from merchants.services import listing_remove, listing_restore
+
+    # given a failure that removed the listing, then a reviewer who restored it and removed it again for
+    # another reason while the re-test was pending
+    inspection = failed_on_friday(inspection, inspector)
+    monday = timezone.make_aware(timezone.datetime(2026, 11, 23, 10, 0))
+    inspection = inspection_request_retest(inspection=inspection, actor=owner, now=monday)
+    listing_restore(listing=inspection.listing, actor=None, reason="Mistake")
+    listing_remove(listing=inspection.listing, actor=None, reason="Brand authorisation expired")
+
+    # when the re-test passes
+    done = inspection_record_pass(inspection=inspection, actor=inspector, now=monday)
+
+    # then the later removal stands
+    listing = Listing.objects.get(pk=done.listing_id)
+    assert (listing.status, listing.removal_reason) == (ListingStatus.REMOVED, "Brand authorisation expired")
+    assert list(listing.events.order_by("id").values_list("kind", flat=True)) == [
+        "removed",
+        "restored",
+        "removed",
+    ]
+
+
 def test_a_failure_of_a_listing_already_removed_still_records_the_violation(inspection, inspector):
     from merchants.services import listing_remove
 
@@ -445,9 +567,52 @@ def test_a_failure_of_a_listing_already_removed_still_records_the_violation(insp
         inspection=inspection, defects=["authenticity"], report=pdf_upload(), actor=inspector
     )
 
-    assert done.status == InspectionStatus.FAILED
+    assert (done.status, done.listing_removal) == (InspectionStatus.FAILED, None)
     assert Listing.objects.get(pk=done.listing_id).removal_reason == "Reviewer found a counterfeit logo"
     assert Violation.objects.filter(store=done.store, cause_kind="inspection").count() == 1
+
+
+def test_a_failure_just_before_national_day_gets_its_window_after_the_holiday(inspection, inspector, owner):
+    # given a failure on Wednesday 30 September 2026, the eve of the National Day week (1-7 October off,
+    # Saturday 10 October a make-up working day, in the seeded calendar)
+    failed_at = timezone.make_aware(timezone.datetime(2026, 9, 30, 15, 0))
+
+    # when the result is recorded
+    done = to_failed(inspection, actor=inspector, now=failed_at)
+
+    # then the 3 working days are 8, 9 and 10 October: the window closes when Saturday 10 October ends,
+    # and a request on that Saturday evening is still in time
+    assert done.retest_deadline == timezone.make_aware(timezone.datetime(2026, 10, 11, 0, 0))
+    saturday_evening = timezone.make_aware(timezone.datetime(2026, 10, 10, 22, 0))
+    assert inspection_request_retest(inspection=done, actor=owner, now=saturday_evening).status == (
+        InspectionStatus.RETEST_REQUESTED
+    )
+
+
+def test_a_make_up_saturday_counts_as_a_working_day(inspection, inspector):
+    from merchants.models import PublicHoliday
+
+    # given a failure on Friday 8 May 2026, the day before the make-up Saturday of the Labour Day break
+    assert PublicHoliday.objects.get(day=timezone.datetime(2026, 5, 9).date()).kind == "working_day"
+
+    # when the result is recorded
+    done = to_failed(inspection, actor=inspector, now=timezone.make_aware(timezone.datetime(2026, 5, 8, 15)))
+
+    # then Saturday 9, Monday 11 and Tuesday 12 May are the 3 working days (not Monday to Wednesday)
+    assert done.retest_deadline == timezone.make_aware(timezone.datetime(2026, 5, 13, 0, 0))
+
+
+def test_a_holiday_entered_in_the_calendar_moves_the_window(inspection, inspector):
+    from merchants.models import PublicHoliday
+
+    # given an administrator who enters Monday 23 November 2026 as a day off
+    PublicHoliday.objects.create(day=timezone.datetime(2026, 11, 23).date(), kind="day_off", name="test day")
+
+    # when a failure is recorded on Friday 20 November
+    done = failed_on_friday(inspection, inspector)
+
+    # then the window runs Tuesday to Thursday
+    assert done.retest_deadline == timezone.make_aware(timezone.datetime(2026, 11, 27, 0, 0))
 
 
 def test_the_window_end_is_in_the_store_time_zone(inspection_factory, inspector):

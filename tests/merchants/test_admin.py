@@ -905,6 +905,29 @@ def test_rule_parameter_value_is_editable_in_the_list(admin_client):
     assert parameter.value == Decimal("5")
 
 
+def test_a_compliance_reviewer_enters_a_make_up_working_day_in_the_holiday_calendar(client, staff_user):
+    from datetime import date
+
+    from merchants.models import PublicHoliday
+
+    # given the seeded calendar (2026's National Day week and its make-up days among it)
+    assert PublicHoliday.objects.get(day=date(2026, 10, 10)).kind == "working_day"
+    assert PublicHoliday.objects.filter(day__year=2026, kind="day_off", name="国庆节").count() == 7
+    client.force_login(staff_user("compliance reviewer"))
+
+    # when a reviewer enters a make-up Sunday of 2027 in the admin
+    response = client.post(
+        reverse("admin:merchants_publicholiday_add"),
+        {"day": "2027-09-26", "kind": "working_day", "name": "国庆节", "note": "State Council notice"},
+    )
+
+    # then it is in the calendar, and the list shows it
+    assert response.status_code == 302
+    assert PublicHoliday.objects.get(day=date(2027, 9, 26)).kind == "working_day"
+    changelist = client.get(reverse("admin:merchants_publicholiday_changelist") + "?day__year=2027")
+    assert date(2027, 9, 26) in [row.day for row in changelist.context["cl"].result_list]
+
+
 def test_staff_without_the_import_permission_see_no_import_button(client, staff_user):
     inspector = staff_user("quality inspector")
     client.force_login(inspector)

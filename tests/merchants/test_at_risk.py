@@ -90,6 +90,24 @@ def test_the_lists_are_worst_first_and_leave_out_the_stores_not_at_risk(stores):
     ]
 
 
+def test_the_margin_is_the_rule_tables(stores, client, staff_user):
+    from merchants.models import RuleParameter
+
+    # given an administrator who narrowed the margin from 6 to 3 points
+    RuleParameter.objects.filter(key="at_risk_near_threshold_points").update(value=Decimal("3"))
+
+    # when the page's lists are read
+    risk = stores_at_risk()
+
+    # then only the store 2 points short is near; the one 4 short is not; the page says 3
+    assert risk.margin == 3
+    assert [(n.store, n.points_left) for n in risk.near_threshold] == [(stores["nearer"], 2)]
+    client.force_login(staff_user("compliance reviewer"))
+    page = client.get(reverse(URL)).content.decode()
+    assert "Within 3 points of the next ladder threshold" in page
+    assert stores["near"].code not in page.split('id="near-threshold"')[1].split("</table>")[0]
+
+
 def test_the_lists_are_capped(stores):
     risk = stores_at_risk(limit=1)
     assert [len(risk.lowest_scores), len(risk.near_threshold), len(risk.shortfalls)] == [1, 1, 1]
@@ -149,5 +167,6 @@ def test_the_page_costs_a_fixed_number_of_queries(
 
 
 # session and user (2), the user's permissions (groups and own: 2), the latest day and its lowest scores
-# (2), the point totals, the ladder and the stores near it (3), the shortfalls and the default deposit (2).
-AT_RISK_QUERIES = 11
+# (2), the rule table's margin, the point totals, the ladder and the stores near it (4), the shortfalls and
+# the default deposit (2).
+AT_RISK_QUERIES = 12

@@ -68,10 +68,10 @@ def complaint_awaiting(store, due_in):
     )
 
 
-def busy_store(store, *, orders=3):
+def busy_store(store, *, orders=3, now=None):
     """A store with something in every to-do: orders to ship (and one overdue), complaints awaiting a reply,
-    a re-test window open and a violation still appealable."""
-    now = timezone.now()
+    a re-test window open and a violation still appealable (it occurred 2 days before `now`)."""
+    now = now or timezone.now()
     for i in range(orders):
         make_order(store, paid_at=now - timedelta(hours=10 + i), promise="48h")  # deadlines ahead
     make_order(store, paid_at=now - timedelta(hours=60), promise="48h")  # 12 h overdue
@@ -165,8 +165,8 @@ def test_the_history_is_the_members_store_only(seller_client, funded_store, stor
 
 
 def test_the_todos_count_each_kind_with_its_nearest_deadline_and_a_countdown(seller_client, funded_store):
-    busy_store(funded_store)
     now = timezone.now()
+    busy_store(funded_store, now=now)
 
     todos = {t.key: t for t in store_todos(store=funded_store, now=now)}
 
@@ -188,7 +188,9 @@ def test_the_todos_count_each_kind_with_its_nearest_deadline_and_a_countdown(sel
     assert todos["complaints_to_answer"].countdown in ("due in 5 h", "due in 4 h 59 min")
     assert todos["complaints_to_answer"].due_soon
     assert todos["retest_windows"].countdown in ("due in 2 d 3 h", "due in 2 d 2 h")
-    assert todos["appeal_windows"].deadline == todos["appeal_windows"].deadline  # 7 days after the violation
+    # the window closes 7 days (appeal_window_days) after the violation, which occurred 2 days before now
+    assert todos["appeal_windows"].deadline == now - timedelta(days=2) + timedelta(days=7)
+    assert todos["appeal_windows"].countdown == "due in 5 d"
     page = seller_client.get(reverse("dashboard", args=[funded_store.code])).content.decode()
     assert 'id="todo-orders_to_ship"' in page and "Orders to ship" in page
     assert reverse("order-list", args=[funded_store.code]) + "?status=paid" in page
@@ -265,15 +267,99 @@ def test_the_dashboard_costs_a_fixed_number_of_queries_with_90_days_of_history(
 
 # session and user (2), membership with its store (1), the store's live restrictions (1), listing counts (1),
 # deposit (account, balance, categories, default base deposit: 4), grace hours (1), sanctions (1), rules
-# exam (1), score history (1), to-dos (appeal rule and violations 2, orders 1, complaints 1, inspections 1),
+# exam (1), the rule table's score numbers (1), score history (1), to-dos (appeal rule and violations 2, orders 1, complaints 1, inspections 1),
 # the base page's store switcher (1), the session saved (savepoint, update, release: 3).
-DASHBOARD_QUERIES = 22
+DASHBOARD_QUERIES = 23
 
 
 def test_seller_dashboard_selector_reads_one_history_query(funded_store, django_assert_num_queries):
     fill_history(funded_store)
-    with django_assert_num_queries(1 + 5):  # the history, then the to-do sources (two for the appeal windows)
+    # the rule table's score numbers, the history, then the to-do sources (two for the appeal windows)
+    with django_assert_num_queries(2 + 5):
         dashboard = seller_dashboard(store=funded_store, role="owner", days=90)
     assert dashboard.score.score == Decimal("80")
     assert (dashboard.start, dashboard.end) == (yesterday() - timedelta(days=89), yesterday())
     assert [r.shown for r in dashboard.rates] == ["1.0%", "98.0%", "0.5%", "91.0%", "100.0%"]
+
+
+def set_rule(key, value):
+    from merchants.models import RuleParameter
+
+    assert RuleParameter.objects.filter(key=key).update(value=Decimal(value)) == 1
+
+
+def score_figure_class(page: str) -> str:
+    return re.search(r'<p class="figure ?([a-z]*)">(\d+\.\d+) <small>on ', page).group(1)
+
+
+def test_the_colour_bands_of_the_score_are_the_rule_tables(seller_client, funded_store):
+    # given yesterday's score of 80, shown neither good nor bad by the seeded bands (90 and 70)
+    fill_history(funded_store, days=1)
+    url = reverse("dashboard", args=[funded_store.code])
+    assert score_figure_class(seller_client.get(url).content.decode()) == ""
+
+    # when an administrator moves the good band down to 80, then the bad band up to 85
+    set_rule("score_shown_good_from", "80")
+    good = score_figure_class(seller_client.get(url).content.decode())
+    set_rule("score_shown_good_from", "95")
+    set_rule("score_shown_bad_below", "85")
+    bad = score_figure_class(seller_client.get(url).content.decode())
+
+    # then the same score shows good, then bad
+    assert (good, bad) == ("good", "bad")
+
+
+def test_the_chart_range_and_the_texts_follow_the_rule_table(seller_client, funded_store):
+    # given a store in its growth stage, and an administrator who moved the floor, growth score and window
+    StoreScore.objects.create(
+        store=funded_store,
+        day=yesterday(),
+        score=Decimal("65"),
+        product=Decimal("100"),
+        logistics=Decimal("100"),
+        service=Decimal("100"),
+        growth_stage=True,
+        paid_orders=4,
+    )
+    set_rule("score_floor", "40")
+    set_rule("score_growth_score", "65")
+    set_rule("score_window_days", "28")
+    set_rule("score_growth_min_orders", "20")
+
+    # when the seller opens the dashboard
+    page = seller_client.get(reverse("dashboard", args=[funded_store.code])).content.decode()
+
+    # then the score chart spans the new floor, and the texts say the new numbers
+    chart = charts(page)["chart-score"]
+    assert chart.find(f"{SVG}desc").text.startswith("Daily experience score, 40 to 100.")
+    assert (
+        "Growth stage: 4 paid orders in 28 days, fewer than 20, too few to judge; the score sits at 65."
+        in page
+    )
+    assert (
+        charts(page)["chart-late_dispatch_rate"]
+        .find(f"{SVG}desc")
+        .text.startswith(
+            "Share of orders due for dispatch that went out late, over the 28 days before each day."
+        )
+    )
+
+
+def test_no_score_yet_names_the_rule_tables_window(seller_client, funded_store):
+    set_rule("score_window_days", "14")
+    page = seller_client.get(reverse("dashboard", args=[funded_store.code])).content.decode()
+    assert "No score yet: it is computed every night from the 14 days before." in page
+
+
+def test_a_lowered_floor_can_be_stored(funded_store):
+    # given an administrator who lowered the floor below the seeded 50, then a score at the new floor
+    set_rule("score_floor", "40")
+    row = StoreScore.objects.create(
+        store=funded_store,
+        day=yesterday(),
+        score=Decimal("40"),
+        product=Decimal("0"),
+        logistics=Decimal("0"),
+        service=Decimal("0"),
+    )
+    assert StoreScore.objects.get(pk=row.pk).score == Decimal("40.00")

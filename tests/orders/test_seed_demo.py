@@ -118,6 +118,22 @@ def check_score_history(seller):
     assert len(set(StoreScore.objects.filter(store__code="DEMO-001").values_list("score", flat=True))) > 20
     latest = StoreScore.objects.get(store__code="DEMO-001", day=yesterday)
     assert {"late_dispatch_rate", "valid_tracking_rate", "complaint_rate"} <= set(latest.metrics)
+    # Every day is computed as the daily check computes it (none drawn between others): recompute a few.
+    from merchants.services import _score_rows, score_rules
+
+    store = Store.objects.get(code="DEMO-001")
+    for back in (4, 30, 61):
+        day = yesterday - timedelta(days=back)
+        (expected,) = _score_rows(store_ids=[store.pk], day=day, rules=score_rules(), now=timezone.now())
+        row = StoreScore.objects.get(store=store, day=day)
+        assert (row.score, row.product, row.logistics, row.service, row.paid_orders, row.metrics) == (
+            expected[2],
+            expected[3],
+            expected[4],
+            expected[5],
+            expected[8],
+            expected[9],
+        ), day
     page = seller.get("/s/DEMO-001/?days=90").content.decode()
     assert 'id="chart-score"' in page and "<polyline" in page
 
