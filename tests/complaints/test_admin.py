@@ -6,11 +6,11 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from complaints.models import Complaint, ComplaintKind, ComplaintStatus
+from complaints.models import Complaint, ComplaintEvidence, ComplaintKind, ComplaintStatus
 from complaints.services import complaint_assign, complaint_request_info, complaint_seller_reply
 from merchants.models import Violation
 from merchants.staff import FINANCE
-from tests.complaints.factories import jpeg, open_complaint, shipped_order
+from tests.complaints.factories import PDF_BYTES, jpeg, open_complaint, shipped_order, upload
 
 pytestmark = pytest.mark.django_db
 
@@ -124,3 +124,52 @@ def test_the_queue_page_has_a_fixed_query_count(
         complaint_assign(complaint=complaint, assignee=reviewer, actor=reviewer)
     with django_assert_num_queries(len(small.captured_queries)):
         client.get(reverse(CHANGELIST))
+
+
+def test_a_reviewer_sees_the_evidence_rows_on_the_complaint_page(client, reviewer, funded_store, owner):
+    # given a complaint with the complainant's photo and the seller's reply with a PDF
+    complaint = open_complaint(funded_store, evidence=[jpeg("buyer-photo.jpg")], actor=reviewer)
+    complaint_request_info(complaint=complaint, actor=reviewer, reason="Your side?")
+    complaint_seller_reply(
+        complaint=complaint,
+        statement="ours",
+        evidence=[upload("waybill.pdf", PDF_BYTES, "application/pdf")],
+        actor=owner,
+    )
+    buyer_file, seller_file = complaint.evidence.order_by("id")
+    assert not reviewer.is_superuser
+
+    # when a compliance reviewer (not a superuser) opens the complaint
+    client.force_login(reviewer)
+    response = client.get(reverse("admin:complaints_complaint_change", args=[complaint.pk]))
+
+    # then the evidence inline lists both files, each linked to its download
+    (evidence_inline,) = [
+        f for f in response.context["inline_admin_formsets"] if f.opts.model is ComplaintEvidence
+    ]
+    assert [form.original for form in evidence_inline] == [buyer_file, seller_file]
+    page = response.content.decode()
+    for evidence, name in ((buyer_file, "buyer-photo.jpg"), (seller_file, "waybill.pdf")):
+        url = reverse("admin:complaints_complaint_evidence", args=[complaint.pk, evidence.pk])
+        assert f'<a href="{url}">{name}</a>' in page
+    assert client.get(url).status_code == 200
+
+
+def test_existing_reviewer_groups_get_the_evidence_permission_on_migrate(staff_user):
+    from django.contrib.auth.models import Group, Permission
+
+    from merchants.staff import COMPLIANCE_REVIEWER, ensure_staff_groups
+
+    # given a reviewer group from before the permission was listed
+    group = Group.objects.get(name=COMPLIANCE_REVIEWER)
+    permission = Permission.objects.get(
+        content_type__app_label="complaints", codename="view_complaintevidence"
+    )
+    group.permissions.remove(permission)
+
+    # when migrate runs its post_migrate hook
+    ensure_staff_groups()
+
+    # then the group has it again, and its reviewers with it
+    assert group.permissions.filter(pk=permission.pk).exists()
+    assert staff_user(COMPLIANCE_REVIEWER).has_perm("complaints.view_complaintevidence")
