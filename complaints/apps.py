@@ -11,7 +11,7 @@ class ComplaintsConfig(AppConfig):
         from complaints.checks import complaint_reply_deadline_check, lost_contact_check
         from complaints.fraud import fraudulent_dispatch_check
         from complaints.scoring import complaint_score_figures
-        from complaints.todos import complaint_todos
+        from complaints.todos import appeal_window_todos, complaint_todos
         from merchants.checks import register_check
         from merchants.scoring import register_score_source
         from merchants.staff import ensure_staff_groups
@@ -22,5 +22,6 @@ class ComplaintsConfig(AppConfig):
         register_check("complaint_reply_deadline", lambda now: str(complaint_reply_deadline_check(now=now)))
         register_score_source("complaints", complaint_score_figures)
         register_todo_source("complaints", complaint_todos)
+        register_todo_source("appeals", appeal_window_todos)
         # The complaint permissions exist only after this app's post_migrate: give them to the groups then.
         post_migrate.connect(ensure_staff_groups, sender=self, dispatch_uid="complaints.ensure_staff_groups")

@@ -494,6 +494,7 @@ def complaint_uphold(
             promised_hours=_promised_hours(order) if order is not None else None,
             reason=reason,
             actor=actor,
+            now=now,  # recorded at the decision: the appeal window runs from here
         )
     refunded = False
     if refund and order is not None and can_proceed(order.refund):

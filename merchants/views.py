@@ -395,7 +395,8 @@ class ViolationsView(StoreMemberMixin, View):
         window = timedelta(days=rule_int("appeal_window_days"))
         for violation in page:
             violation.cause_url = links.get(violation.pk)
-            violation.appeal_until = violation.occurred_at + window
+            # From when the violation was recorded, as complaints.rules.appeal_chance counts it.
+            violation.appeal_until = violation.created_at + window
             violation.appeal_open = violation.status == "active" and violation.appeal_until > now
         year_start = datetime(year, 1, 1, tzinfo=zone)
         return render(

@@ -60,8 +60,11 @@ def open_complaint(
 _causes = itertools.count(1)
 
 
-def record_violation(store, code="not_as_described", *, occurred_at=None, cause_id=None, **kwargs):
-    """A violation recorded by the platform (the engine), with its points, deduction and ladder."""
+def record_violation(
+    store, code="not_as_described", *, occurred_at=None, recorded_at=None, cause_id=None, **kwargs
+):
+    """A violation recorded by the platform (the engine), with its points, deduction and ladder; recorded
+    when it occurred unless `recorded_at` says otherwise (the appeal window runs from the recorded time)."""
     from merchants.services import violation_record
 
     violation, _created = violation_record(
@@ -70,6 +73,7 @@ def record_violation(store, code="not_as_described", *, occurred_at=None, cause_
         cause_kind="manual",
         cause_id=cause_id or f"appeal-test-{next(_causes)}",
         occurred_at=occurred_at,
+        now=recorded_at or occurred_at,
         **kwargs,
     )
     return violation

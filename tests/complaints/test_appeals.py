@@ -641,3 +641,52 @@ def test_two_owners_filing_at_once_make_one_appeal(media_files):
     ]
     assert Appeal.objects.count() == 1 and AppealEvidence.objects.count() == 1
     assert media_files() == [Appeal.objects.get().evidence.get().file.name]
+
+
+# --- The window runs from when the violation was recorded -------------------------------------------
+
+
+def test_a_complaint_upheld_a_week_after_it_was_opened_can_still_be_appealed(
+    funded_store, owner, reviewer, appeal_factory
+):
+    from complaints.services import complaint_start_review, complaint_uphold
+    from tests.complaints.factories import open_complaint
+
+    # given a complaint opened on Monday and upheld ten days later
+    complaint = open_complaint(funded_store, actor=reviewer, now=OCCURRED)
+    complaint_start_review(complaint=complaint, actor=reviewer, now=OCCURRED + timedelta(days=1))
+    upheld_at = OCCURRED + timedelta(days=10)
+    complaint = complaint_uphold(complaint=complaint, actor=reviewer, reason="Fake", now=upheld_at)
+    violation = complaint.violation
+
+    # then the violation is dated when the complaint was opened, but recorded when it was upheld
+    assert (violation.occurred_at, violation.created_at) == (OCCURRED, upheld_at)
+
+    # when the owner appeals six days after the decision (16 days after the complaint was opened)
+    appeal = appeal_factory(violation, owner, now=upheld_at + timedelta(days=6, hours=23))
+
+    # then the appeal is filed: the window is the seven days after the violation was recorded
+    assert (appeal.number, appeal.status) == (1, "submitted")
+
+
+def test_the_window_closes_seven_days_after_the_violation_was_recorded(
+    funded_store, owner, violation_factory, appeal_factory
+):
+    # given a late-dispatch-like violation whose check recorded it three days after it occurred
+    recorded = OCCURRED + timedelta(days=3)
+    violation = violation_factory(funded_store, occurred_at=OCCURRED, recorded_at=recorded)
+    before = state(violation)
+
+    # when the owner appeals exactly seven days after it was recorded
+    with pytest.raises(TransitionRefused) as refused:
+        appeal_factory(violation, owner, now=recorded + timedelta(days=7))
+
+    # then it is refused with the closing time, and nothing changed
+    assert refused.value.messages == [
+        "The appeal window closed on 2026-11-26 10:00 (7 days after the violation)."
+    ]
+    assert state(violation) == before
+    # a moment earlier (ten days after it occurred) it is accepted
+    assert (
+        appeal_factory(violation, owner, now=recorded + timedelta(days=7) - timedelta(minutes=1)).number == 1
+    )
