@@ -179,6 +179,21 @@ def _uphold(request, complaint, data):
     if complaint.referred_to_authorities:
         parts.append(gettext("Flagged for referral to the authorities."))
     messages.success(request, " ".join(parts))
+    if complaint.deposit_refund:
+        messages.warning(
+            request,
+            gettext(
+                "Order %(order)s is completed and can no longer be refunded: the buyer's ¥%(amount)s were paid "
+                "from the store's deposit as consumer compensation instead."
+            )
+            % {"order": complaint.order.order_no, "amount": complaint.deposit_refund},
+        )
+    elif data["refund"] and complaint.order_id and not complaint.order_refunded:
+        messages.warning(
+            request,
+            gettext("Order %(order)s is %(status)s: it was not refunded.")
+            % {"order": complaint.order.order_no, "status": complaint.order.get_status_display()},
+        )
 
 
 def _dismiss(request, complaint, data):
@@ -230,8 +245,9 @@ COMPLAINT_ACTIONS = (
         _uphold,
         lambda c: can_proceed(c.uphold),
         _(
-            "Decide for the complainant: the violation is recorded (once), the buyer refunded when the order "
-            "can be, and any extra compensation paid from the deposit. The seller sees the reason."
+            "Decide for the complainant: the violation is recorded (once), the buyer refunded (a completed "
+            "order from the deposit), and any extra compensation paid from the deposit. The seller sees the "
+            "reason."
         ),
     ),
     ObjectAction(

@@ -149,7 +149,11 @@ class ComplaintUpholdForm(forms.Form):
         label=_("Refund the buyer"),
         required=False,
         initial=True,
-        help_text=_("When the order is shipped or delivered; otherwise nothing is refunded."),
+        help_text=_(
+            "A shipped or delivered order is refunded; a completed one can no longer be, so the amount paid "
+            "goes to the buyer from the seller's deposit. An order not shipped yet or already closed is not "
+            "refunded."
+        ),
     )
     compensation = forms.DecimalField(
         label=_("Extra compensation (CNY)"),

@@ -120,6 +120,15 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
     compensation = models.DecimalField(
         _("extra compensation (CNY)"), max_digits=12, decimal_places=2, null=True, blank=True
     )
+    # A completed order can no longer be refunded (DESIGN: shipped/delivered → refunded only): the buyer's
+    # refund is paid from the deposit as consumer compensation instead, booked with the violation.
+    deposit_refund = models.DecimalField(
+        _("buyer's refund paid from the deposit (CNY)"),
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+    )
     referred_to_authorities = models.BooleanField(_("referred to the authorities"), default=False)
 
     class Meta:

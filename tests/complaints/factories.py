@@ -44,6 +44,19 @@ def shipped_order(store, **kwargs):
     )
 
 
+def completed_order(store, **kwargs):
+    """A shipped order the buyer received and confirmed: settled, no longer refundable."""
+    from orders.models import Shipment
+    from orders.services import order_confirm_receipt, tracking_event_record
+
+    order = shipped_order(store, **kwargs)
+    shipment = Shipment.objects.get(order=order)
+    tracking_event_record(
+        shipment=shipment, kind="delivered", occurred_at=timezone.now() - timedelta(hours=2)
+    )
+    return order_confirm_receipt(order=order, now=timezone.now() - timedelta(hours=1))
+
+
 SUB_KIND_FOR = {ComplaintKind.NOT_AS_DESCRIBED: NotAsDescribed.DIFFERENT_ITEM}
 
 

@@ -173,3 +173,48 @@ def test_existing_reviewer_groups_get_the_evidence_permission_on_migrate(staff_u
     # then the group has it again, and its reviewers with it
     assert group.permissions.filter(pk=permission.pk).exists()
     assert staff_user(COMPLIANCE_REVIEWER).has_perm("complaints.view_complaintevidence")
+
+
+def test_upholding_on_a_completed_order_tells_the_reviewer_the_refund_came_from_the_deposit(
+    client, reviewer, funded_store
+):
+    from tests.complaints.factories import completed_order
+
+    # given a complaint under review about a completed ¥100 order
+    order = completed_order(funded_store)
+    complaint = open_complaint(funded_store, kind=ComplaintKind.OTHER, order=order, actor=reviewer)
+    client.force_login(reviewer)
+    client.post(action_url(complaint, "start_review"), {"reason": ""})
+
+    # when the reviewer upholds it with a refund
+    response = client.post(
+        action_url(complaint, "uphold"), {"reason": "Broken on arrival", "refund": "on"}, follow=True
+    )
+
+    # then the page says the order could not be refunded and the deposit paid the buyer instead
+    shown = [str(m) for m in response.context["messages"]]
+    assert shown == [
+        f"Complaint #{complaint.pk} is under review.",
+        f"Complaint #{complaint.pk} upheld. Violation recorded.",
+        f"Order {order.order_no} is completed and can no longer be refunded: the buyer's ¥100.00 were paid "
+        "from the store's deposit as consumer compensation instead.",
+    ]
+
+
+def test_upholding_on_an_unshipped_order_tells_the_reviewer_nothing_was_refunded(
+    client, reviewer, funded_store
+):
+    from tests.orders.factories import make_order
+
+    order = make_order(funded_store)
+    complaint = open_complaint(funded_store, kind=ComplaintKind.OTHER, order=order, actor=reviewer)
+    client.force_login(reviewer)
+    client.post(action_url(complaint, "start_review"), {"reason": ""})
+
+    response = client.post(
+        action_url(complaint, "uphold"), {"reason": "Never sent", "refund": "on"}, follow=True
+    )
+
+    assert [str(m) for m in response.context["messages"]][2:] == [
+        f"Order {order.order_no} is awaiting dispatch: it was not refunded."
+    ]

@@ -690,3 +690,57 @@ def test_the_window_closes_seven_days_after_the_violation_was_recorded(
     assert (
         appeal_factory(violation, owner, now=recorded + timedelta(days=7) - timedelta(minutes=1)).number == 1
     )
+
+
+# --- Revoke after an upheld complaint: the refund and compensations come back too ----------------------
+
+
+@pytest.mark.parametrize("completed", [False, True], ids=["shipped", "completed"])
+def test_an_approved_appeal_after_an_upheld_complaint_with_extra_compensation_returns_everything(
+    completed, funded_store, owner, reviewer, appeal_factory
+):
+    from complaints.models import ComplaintKind
+    from complaints.services import complaint_start_review, complaint_uphold
+    from tests.complaints.factories import completed_order, open_complaint, shipped_order
+
+    # given a ¥100 order (shipped, or completed and settled) and the store's ledgers before any complaint
+    order = completed_order(funded_store) if completed else shipped_order(funded_store)
+    before = ledgers(funded_store)
+    assert (before["deposit"], before["general_points"], before["compensation_paid"]) == (
+        Decimal("2000.00"),
+        0,
+        Decimal("0"),
+    )
+
+    # when a wrong-goods complaint is upheld with a refund and ¥50 extra compensation
+    complaint = open_complaint(
+        funded_store,
+        kind=ComplaintKind.NOT_AS_DESCRIBED,
+        sub_kind="different_item",
+        order=order,
+        actor=reviewer,
+    )
+    complaint_start_review(complaint=complaint, actor=reviewer)
+    complaint = complaint_uphold(
+        complaint=complaint, actor=reviewer, reason="Towel instead of a phone", compensation=Decimal("50")
+    )
+
+    # then it costs 4 points, the ¥30 rule compensation and the ¥50 extra (and the ¥100 refund from the
+    # deposit when the order was completed)
+    upheld = ledgers(funded_store)
+    paid = Decimal("180.00") if completed else Decimal("80.00")
+    assert (upheld["deposit"], upheld["general_points"], upheld["compensation_paid"]) == (
+        Decimal("2000.00") - paid,
+        4,
+        paid,
+    )
+
+    # when the owner's appeal is approved
+    appeal = appeal_factory(complaint.violation, owner)
+    decided(appeal, reviewer, approve=True)
+
+    # then every ledger and point total is back where it was
+    assert ledgers(funded_store) == before
+    assert DepositEntry.objects.filter(account__store=funded_store, kind="reversal").count() == (
+        3 if completed else 2
+    )
