@@ -8,7 +8,12 @@ class ComplaintsConfig(AppConfig):
     verbose_name = _("Complaints")
 
     def ready(self):
-        from complaints.checks import complaint_reply_deadline_check, lost_contact_check
+        from complaints.checks import (
+            appeal_window_closing_check,
+            complaint_reply_deadline_check,
+            lost_contact_check,
+            notification_email_check,
+        )
         from complaints.fraud import fraudulent_dispatch_check
         from complaints.scoring import complaint_score_figures
         from complaints.todos import appeal_window_todos, complaint_todos
@@ -20,6 +25,8 @@ class ComplaintsConfig(AppConfig):
         register_check("lost_contact", lambda now: str(lost_contact_check(now=now)))
         register_check("fraudulent_dispatch", lambda now: str(fraudulent_dispatch_check(now=now)))
         register_check("complaint_reply_deadline", lambda now: str(complaint_reply_deadline_check(now=now)))
+        register_check("appeal_window_closing", lambda now: str(appeal_window_closing_check(now=now)))
+        register_check("notification_emails", lambda now: str(notification_email_check(now=now)))
         register_score_source("complaints", complaint_score_figures)
         register_todo_source("complaints", complaint_todos)
         register_todo_source("appeals", appeal_window_todos)

@@ -358,16 +358,20 @@ class CallAttempt(models.Model):
 
 
 class Notification(models.Model):
-    """Something the store should see on its dashboard (and by e-mail): a new complaint, a request, a decision.
+    """Something the store should see on its dashboard (and by e-mail): a new complaint, a request, a
+    decision, an appeal window about to close.
 
     `text` is stored untranslated with `%(name)s` placeholders filled from `params` when shown, so it reads
-    in the seller's language whoever triggered it."""
+    in the seller's language whoever triggered it. `cause_key` makes a notification of a scheduled check
+    once per cause; `emailed_at` says the e-mail went out (or found no owner to go to), so e-mails lost
+    while the broker was down are caught up by the `notification_emails` check."""
 
     class Kind(models.TextChoices):
         COMPLAINT_OPENED = "complaint_opened", _("new complaint")
         INFORMATION_REQUESTED = "information_requested", _("information requested")
         COMPLAINT_DECIDED = "complaint_decided", _("complaint decided")
         APPEAL_DECIDED = "appeal_decided", _("appeal decided")
+        APPEAL_WINDOW_CLOSING = "appeal_window_closing", _("appeal window closing")
 
     store = models.ForeignKey(
         "merchants.Store", on_delete=models.CASCADE, related_name="notifications", verbose_name=_("store")
@@ -378,12 +382,25 @@ class Notification(models.Model):
     link = models.CharField(_("link"), max_length=200, blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     read_at = models.DateTimeField(_("read"), null=True, blank=True)
+    cause_key = models.CharField(_("cause"), max_length=100, blank=True, default="")
+    emailed_at = models.DateTimeField(_("e-mailed"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name = _("notification")
         verbose_name_plural = _("notifications")
-        indexes = [models.Index(fields=["store", "-created_at"], name="notification_store_time")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cause_key"], condition=~Q(cause_key=""), name="notification_once_per_cause"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["store", "-created_at"], name="notification_store_time"),
+            # The e-mail catch-up starts from the few notifications not e-mailed yet.
+            models.Index(
+                fields=["created_at"], condition=Q(emailed_at__isnull=True), name="notification_not_emailed"
+            ),
+        ]
 
     def __str__(self):
         return self.message
@@ -472,6 +489,10 @@ class Appeal(ConcurrentTransitionMixin, models.Model):
         indexes = [
             # The reviewer queue: open appeals by their decision deadline.
             models.Index(fields=["status", "decide_by"], name="appeal_queue"),
+            # Second appeal windows: rejected appeals by the time of their rejection.
+            models.Index(
+                fields=["decided_at"], condition=Q(status="rejected"), name="appeal_rejected_decided"
+            ),
             models.Index(fields=["store", "-submitted_at"], name="appeal_store_submitted"),
         ]
 

@@ -140,12 +140,31 @@ def _refuse_transition(complaint: Complaint, what) -> None:
 
 
 def notification_send(
-    *, store: Store, kind: str, text: str, params: dict | None = None, link: str = "", now=None
+    *,
+    store: Store,
+    kind: str,
+    text: str,
+    params: dict | None = None,
+    link: str = "",
+    cause_key: str = "",
+    now=None,
 ) -> Notification:
-    """A dashboard notification for the store, and an e-mail to its owners queued after the commit.
-    `text` is an untranslated message (gettext_noop) with `%(name)s` placeholders filled from `params`."""
+    """A dashboard notification for the store, and an e-mail to its owners queued after the commit (and
+    caught up by the `notification_emails` check if the queue is down). `text` is an untranslated message
+    (gettext_noop) with `%(name)s` placeholders filled from `params`. With a `cause_key` it is made once: a
+    second call returns the first notification and queues nothing."""
+    if cause_key:
+        earlier = Notification.objects.filter(cause_key=cause_key).first()
+        if earlier is not None:
+            return earlier
     notification = Notification.objects.create(
-        store=store, kind=kind, text=text, params=params or {}, link=link, created_at=now or timezone.now()
+        store=store,
+        kind=kind,
+        text=text,
+        params=params or {},
+        link=link,
+        cause_key=cause_key,
+        created_at=now or timezone.now(),
     )
     from complaints.tasks import notification_email_task
 
