@@ -15,9 +15,11 @@ class ComplaintsConfig(AppConfig):
             notification_email_check,
         )
         from complaints.fraud import fraudulent_dispatch_check
+        from complaints.notices import complaint_notices
         from complaints.scoring import complaint_score_figures
         from complaints.todos import appeal_window_todos, complaint_todos
         from merchants.checks import register_check
+        from merchants.notices import register_notice_source
         from merchants.scoring import register_score_source
         from merchants.staff import ensure_staff_groups
         from merchants.todos import register_todo_source
@@ -30,5 +32,6 @@ class ComplaintsConfig(AppConfig):
         register_score_source("complaints", complaint_score_figures)
         register_todo_source("complaints", complaint_todos)
         register_todo_source("appeals", appeal_window_todos)
+        register_notice_source("complaints", complaint_notices)
         # The complaint permissions exist only after this app's post_migrate: give them to the groups then.
         post_migrate.connect(ensure_staff_groups, sender=self, dispatch_uid="complaints.ensure_staff_groups")

@@ -23,6 +23,7 @@ from merchants.dashboard import TREND_DAYS, seller_dashboard, trend_days
 from merchants.errors import DomainError, ListingRefused
 from merchants.forms import BulkUploadForm, ListingFilterForm, ListingForm, RulesExamForm, WithdrawalForm
 from merchants.models import ListingStatus, Sanction
+from merchants.notices import store_notices
 from merchants.selectors import (
     compensation_paid,
     deposit_entries,
@@ -146,6 +147,7 @@ class DashboardView(StoreMemberMixin, View):
                 sanctions=list(live_sanctions(store=self.store)),
                 exam_requirements=list(rules_exam_requirements_open(store=self.store)),
                 now=now,
+                notice_feeds=store_notices(user=request.user, store=self.store),
                 dashboard=seller_dashboard(
                     store=self.store,
                     role=self.membership.role,

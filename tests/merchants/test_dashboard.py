@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from complaints.models import Complaint, ComplaintKind, ComplaintStatus
+from complaints.models import Complaint, ComplaintKind, ComplaintStatus, Notification
 from inspections.models import InspectionStatus
 from merchants.dashboard import seller_dashboard, trend_days
 from merchants.models import StoreScore
@@ -90,6 +90,17 @@ def busy_store(store, *, orders=3):
         cause_kind="manual",
         cause_id=f"dash-{store.pk}",
         occurred_at=now - timedelta(days=2),
+    )
+    Notification.objects.bulk_create(
+        Notification(
+            store=store,
+            kind=Notification.Kind.COMPLAINT_OPENED,
+            text="New complaint #%(id)s: %(kind)s.",
+            params={"id": i, "kind": "counterfeit"},
+            created_at=now - timedelta(minutes=i),
+            read_at=now if i % 2 else None,
+        )
+        for i in range(orders * 4)
     )
 
 
@@ -304,8 +315,9 @@ def test_the_dashboard_costs_a_fixed_number_of_queries_with_90_days_of_history(
 # session and user (2), membership with its store (1), the store's live restrictions (1), listing counts (1),
 # deposit (account, balance, categories, default base deposit: 4), grace hours (1), sanctions (1), rules
 # exam (1), score history (1), to-dos (appeal rules and the two windows 3, orders 1, complaints 1, inspections 1),
-# the base page's store switcher (1), the session saved (savepoint, update, release: 3).
-DASHBOARD_QUERIES = 23
+# notifications (the latest 1, the unread count 1), the base page's store switcher (1), the session saved
+# (savepoint, update, release: 3).
+DASHBOARD_QUERIES = 25
 
 
 def test_seller_dashboard_selector_reads_one_history_query(funded_store, django_assert_num_queries):
@@ -317,3 +329,93 @@ def test_seller_dashboard_selector_reads_one_history_query(funded_store, django_
     assert dashboard.score.score == Decimal("80")
     assert (dashboard.start, dashboard.end) == (yesterday() - timedelta(days=89), yesterday())
     assert [r.shown for r in dashboard.rates] == ["1.0%", "98.0%", "0.5%", "91.0%", "100.0%"]
+
+
+def test_the_dashboard_shows_the_stores_notifications_unread_first_and_marks_them_read(
+    client, funded_store, store_factory, django_capture_on_commit_callbacks
+):
+    from complaints.services import (
+        complaint_dismiss,
+        complaint_open,
+        complaint_request_info,
+        complaint_start_review,
+    )
+    from tests.merchants.factories import UserFactory
+
+    # given a new complaint, a request for the seller's reply, and a decision on an earlier one
+    reviewer = UserFactory(is_staff=True, is_superuser=True)
+    owner = MembershipFactory(store=funded_store, role="owner").user
+    now = timezone.now()
+    decided = complaint_open(
+        store=funded_store,
+        kind="other",
+        source="buyer",
+        statement="Late.",
+        actor=reviewer,
+        now=now - timedelta(hours=3),
+    )
+    complaint_start_review(complaint=decided, actor=reviewer, now=now - timedelta(hours=3))
+    complaint_dismiss(
+        complaint=decided, actor=reviewer, reason="Delivered on time.", now=now - timedelta(hours=2)
+    )
+    asked = complaint_open(
+        store=funded_store,
+        kind="counterfeit",
+        source="regulator_12315",
+        statement="Fake.",
+        actor=reviewer,
+        now=now - timedelta(hours=1),
+    )
+    complaint_request_info(
+        complaint=asked, actor=reviewer, reason="Send invoices.", now=now - timedelta(minutes=30)
+    )
+    Notification.objects.filter(
+        store=funded_store, created_at__lte=now - timedelta(hours=2, minutes=30)
+    ).update(read_at=now - timedelta(hours=2, minutes=30))  # the first complaint's opening was seen already
+    # and another store's notification
+    other = store_factory()
+    complaint_open(store=other, kind="other", source="buyer", statement="Hidden.", actor=reviewer)
+    client.force_login(owner)
+    url = reverse("dashboard", args=[funded_store.code])
+
+    # when the owner opens the dashboard
+    page = client.get(url).content.decode()
+
+    # then the store's notifications show, unread first then newest, with links and the unread count
+    (feed,) = client.get(url).context["notice_feeds"]
+    assert (feed.key, feed.unread) == ("complaints", 3)
+    assert [(n.kind, n.unread) for n in feed.notices] == [
+        ("information_requested", True),
+        ("complaint_opened", True),
+        ("complaint_decided", True),
+        ("complaint_opened", False),
+    ]
+    assert feed.notices[0].message.startswith(f"Complaint #{asked.pk}: the platform asks for your reply by ")
+    assert (
+        f'<a href="/s/{funded_store.code}/complaints/{asked.pk}/">New complaint #{asked.pk}: counterfeit.</a>'
+        in page
+    )
+    assert "3 unread" in page and "Hidden." not in page
+    assert f'action="/s/{funded_store.code}/notifications/read/"' in page
+
+    # when the owner marks them read
+    response = client.post(reverse("notifications-read", args=[funded_store.code]))
+
+    # then the dashboard shows them all read, and the other store's stays unread
+    assert response.status_code == 302 and response["Location"] == url
+    (feed,) = client.get(url).context["notice_feeds"]
+    assert feed.unread == 0 and not any(n.unread for n in feed.notices)
+    page = client.get(url).content.decode()
+    assert "unread" not in page and "/notifications/read/" not in page
+    assert Notification.objects.filter(store=other, read_at__isnull=True).count() == 1
+
+
+def test_the_dashboard_shows_the_latest_ten_notifications_and_counts_every_unread_one(client, funded_store):
+    owner = MembershipFactory(store=funded_store, role="customer_service").user
+    busy_store(funded_store, orders=5)  # 20 notifications, 10 unread
+    client.force_login(owner)
+
+    (feed,) = client.get(reverse("dashboard", args=[funded_store.code])).context["notice_feeds"]
+
+    assert (len(feed.notices), feed.unread) == (10, 10)
+    assert all(n.unread for n in feed.notices)
