@@ -115,11 +115,12 @@ class OverdueFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         now = timezone.now()
-        waiting = queryset.filter(status=ComplaintStatus.AWAITING_SELLER)
         if self.value() == "overdue":
-            return waiting.filter(reply_due_at__lte=now)
+            # The deadline passed without a reply, whatever the state now: the 5-minute check moves such a
+            # complaint on to review, and a reviewer may have decided it since.
+            return queryset.filter(reply_due_at__lte=now, seller_replied_at__isnull=True)
         if self.value() == "waiting":
-            return waiting.filter(reply_due_at__gt=now)
+            return queryset.filter(status=ComplaintStatus.AWAITING_SELLER, reply_due_at__gt=now)
         return queryset
 
 
@@ -382,7 +383,7 @@ class ComplaintAdmin(LargeTableMixin, ObjectActionsMixin, admin.ModelAdmin):
         if obj.reply_due_at is None:
             return "—"
         text = timezone.localtime(obj.reply_due_at).strftime("%Y-%m-%d %H:%M")
-        if obj.reply_overdue():
+        if obj.reply_missed():
             return format_html(
                 '<span style="color:#b00"><strong>{}</strong> ({})</span>', text, gettext("overdue")
             )

@@ -179,6 +179,11 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
             and self.reply_due_at <= now
         )
 
+    def reply_missed(self, now=None) -> bool:
+        """The seller let the reply deadline pass without replying, whatever the complaint's state now."""
+        now = now or timezone.now()
+        return self.reply_due_at is not None and self.reply_due_at <= now and self.seller_replied_at is None
+
     # --- transitions: only this row changes; the services save and write the events ---
 
     def _not_for_carrier_desk(self) -> bool:

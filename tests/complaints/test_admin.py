@@ -33,17 +33,70 @@ def test_the_queue_puts_regulators_first_and_hides_decided(client, reviewer, fun
     assert list(client.get(reverse(CHANGELIST), {"regulator": "no"}).context["cl"].result_list) == [buyer]
 
 
-def test_filters_overdue_and_assigned_to_me(client, reviewer, funded_store):
+def shown(client, **filters):
+    return list(client.get(reverse(CHANGELIST), filters).context["cl"].result_list)
+
+
+def test_overdue_means_the_reply_deadline_passed_without_a_reply_whatever_the_state(
+    client, reviewer, funded_store, owner
+):
+    from complaints.checks import complaint_reply_deadline_check
+
     asked = timezone.now() - timedelta(hours=50)
-    overdue = open_complaint(funded_store, actor=reviewer, now=asked)
-    complaint_request_info(complaint=overdue, actor=reviewer, reason="r", now=asked)
+    # given a complaint the 5-minute check moved to review after its deadline passed,
+    moved = open_complaint(funded_store, actor=reviewer, now=asked)
+    complaint_request_info(complaint=moved, actor=reviewer, reason="r", now=asked)
+    complaint_reply_deadline_check(now=timezone.now() - timedelta(hours=1))
+    # one still awaiting the seller past its deadline (the check has not run since),
+    waiting_overdue = open_complaint(funded_store, actor=reviewer, now=asked)
+    complaint_request_info(complaint=waiting_overdue, actor=reviewer, reason="r", now=asked)
+    # one the seller answered in time, one still within its deadline, and one never sent to the seller
+    answered = open_complaint(funded_store, actor=reviewer)
+    complaint_request_info(complaint=answered, actor=reviewer, reason="r")
+    complaint_seller_reply(complaint=answered, statement="ours", evidence=[jpeg()], actor=owner)
+    in_time = open_complaint(funded_store, actor=reviewer)
+    complaint_request_info(complaint=in_time, actor=reviewer, reason="r")
+    never_asked = open_complaint(funded_store, actor=reviewer)
+    client.force_login(reviewer)
+
+    # then "overdue" lists the two whose deadline passed without a reply, and "waiting" the one in time
+    assert Complaint.objects.get(pk=moved.pk).status == ComplaintStatus.UNDER_REVIEW
+    assert Complaint.objects.get(pk=waiting_overdue.pk).status == ComplaintStatus.AWAITING_SELLER
+    assert {c.pk for c in shown(client, reply="overdue")} == {waiting_overdue.pk, moved.pk}
+    assert shown(client, reply="waiting") == [in_time]
+    assert never_asked not in shown(client, reply="overdue")
+    page = client.get(reverse(CHANGELIST), {"reply": "overdue"}).content.decode()
+    assert page.count("(overdue)") == 2
+
+
+def test_the_assigned_to_me_filter(client, reviewer, funded_store):
+    open_complaint(funded_store, actor=reviewer)
     mine = open_complaint(funded_store, actor=reviewer)
     complaint_assign(complaint=mine, assignee=reviewer, actor=reviewer)
     client.force_login(reviewer)
-    assert list(client.get(reverse(CHANGELIST), {"reply": "overdue"}).context["cl"].result_list) == [overdue]
-    assert list(client.get(reverse(CHANGELIST), {"assigned": "me"}).context["cl"].result_list) == [mine]
-    page = client.get(reverse(CHANGELIST), {"kind": ComplaintKind.COUNTERFEIT, "source": "buyer"})
-    assert page.status_code == 200
+    assert shown(client, assigned="me") == [mine]
+
+
+def test_the_kind_and_source_filters_show_only_matching_rows(client, reviewer, funded_store):
+    # given complaints of different kinds and sources
+    buyer_fake = open_complaint(funded_store, kind=ComplaintKind.COUNTERFEIT, source="buyer", actor=reviewer)
+    brand_fake = open_complaint(
+        funded_store, kind=ComplaintKind.COUNTERFEIT, source="brand_owner", actor=reviewer
+    )
+    buyer_wrong = open_complaint(
+        funded_store, kind=ComplaintKind.NOT_AS_DESCRIBED, source="buyer", actor=reviewer
+    )
+    hotline_quality = open_complaint(
+        funded_store, kind=ComplaintKind.PRODUCT_QUALITY, source="regulator_12315", actor=reviewer
+    )
+    client.force_login(reviewer)
+
+    # then each filter shows exactly its rows, in queue order (regulator first, then oldest)
+    assert shown(client, kind=ComplaintKind.COUNTERFEIT) == [buyer_fake, brand_fake]
+    assert shown(client, source="buyer") == [buyer_fake, buyer_wrong]
+    assert shown(client, kind=ComplaintKind.COUNTERFEIT, source="buyer") == [buyer_fake]
+    assert shown(client, source="regulator_12315") == [hotline_quality]
+    assert shown(client, kind=ComplaintKind.LOGISTICS) == []
 
 
 def test_the_change_page_offers_the_buttons_the_state_allows(client, reviewer, funded_store):
