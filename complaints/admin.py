@@ -18,7 +18,12 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_fsm import can_proceed
 
-from complaints.forms import ComplaintOptionalReasonForm, ComplaintReasonForm, ComplaintUpholdForm
+from complaints.forms import (
+    ComplaintOpenForm,
+    ComplaintOptionalReasonForm,
+    ComplaintReasonForm,
+    ComplaintUpholdForm,
+)
 from complaints.models import (
     DECIDE_APPEAL,
     DECIDED_APPEAL_STATUSES,
@@ -43,6 +48,7 @@ from complaints.services import (
     appeal_review_start,
     complaint_assign,
     complaint_dismiss,
+    complaint_open,
     complaint_request_info,
     complaint_start_review,
     complaint_uphold,
@@ -55,6 +61,7 @@ from merchants.admin import (
     ObjectActionsMixin,
     ReadOnlyAdminMixin,
     ReadOnlyInline,
+    ServiceAddMixin,
 )
 from merchants.errors import DomainError
 from merchants.models import DepositEntry
@@ -283,8 +290,20 @@ class ComplaintEvidenceInline(ReadOnlyInline):
 
 
 @admin.register(Complaint)
-class ComplaintAdmin(LargeTableMixin, ObjectActionsMixin, admin.ModelAdmin):
+class ComplaintAdmin(LargeTableMixin, ServiceAddMixin, ObjectActionsMixin, admin.ModelAdmin):
     change_form_template = "admin/merchants/change_form.html"
+    # "Add complaint": a regulator's or brand owner's complaint taken in by a reviewer, through complaint_open.
+    form = ComplaintOpenForm
+    service_add_fields = (
+        "store",
+        "kind",
+        "sub_kind",
+        "source",
+        "order",
+        "listing",
+        "buyer_statement",
+        "evidence",
+    )
     list_display = (
         "id",
         "regulator_badge",
@@ -336,10 +355,25 @@ class ComplaintAdmin(LargeTableMixin, ObjectActionsMixin, admin.ModelAdmin):
     )
 
     def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ()
         return [f.name for f in Complaint._meta.fields]
 
     def has_add_permission(self, request):
-        return False  # complaints come in through complaint_open (intake systems, seed, services)
+        return request.user.has_perm(HANDLE)  # the add page calls complaint_open
+
+    def create_through_service(self, request, data):
+        return complaint_open(
+            store=data["store"],
+            kind=data["kind"],
+            source=data["source"],
+            statement=data["buyer_statement"],
+            sub_kind=data.get("sub_kind") or "",
+            order=data.get("order"),
+            listing=data.get("listing"),
+            evidence=data.get("evidence") or (),
+            actor=request.user,
+        )
 
     def has_change_permission(self, request, obj=None):
         return False  # the page shows the complaint; every change is a button that calls a service

@@ -149,6 +149,11 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
                 condition=Q(kind=ComplaintKind.NOT_AS_DESCRIBED, sub_kind__in=NotAsDescribed.values)
                 | (~Q(kind=ComplaintKind.NOT_AS_DESCRIBED) & Q(sub_kind="")),
                 name="complaint_sub_kind_only_not_as_described",
+                # Shown by the admin's add form (model validation runs before complaint_open).
+                violation_error_message=_(
+                    "Say what was not as described (a different item, a lower-value item, or missing parts); "
+                    "only a not-as-described complaint has a sub-kind."
+                ),
             ),
             models.CheckConstraint(
                 condition=Q(referred_to_authorities=False) | Q(kind=ComplaintKind.COUNTERFEIT),

@@ -271,3 +271,105 @@ def test_upholding_on_an_unshipped_order_tells_the_reviewer_nothing_was_refunded
     assert [str(m) for m in response.context["messages"]][2:] == [
         f"Order {order.order_no} is awaiting dispatch: it was not refunded."
     ]
+
+
+# --- Opening a complaint in the admin (a regulator's or brand owner's) -------------------------------
+
+ADD = "admin:complaints_complaint_add"
+
+
+def test_a_reviewer_opens_a_12315_complaint_through_the_service(client, reviewer, funded_store, media_files):
+    from complaints.models import ComplaintEvent, Notification
+
+    # given an order of the store and the hotline's transfer with a photo
+    order = shipped_order(funded_store)
+    client.force_login(reviewer)
+    assert client.get(reverse(ADD)).status_code == 200
+
+    # when the reviewer adds the complaint
+    response = client.post(
+        reverse(ADD),
+        {
+            "store": funded_store.pk,
+            "kind": ComplaintKind.NOT_AS_DESCRIBED,
+            "sub_kind": "missing_parts",
+            "source": "regulator_12315",
+            "order": order.pk,
+            "buyer_statement": "12315 transfer: the box arrived empty.",
+            "evidence": [jpeg("hotline.jpg")],
+        },
+    )
+
+    # then it is opened by complaint_open: a regulator complaint with its event, evidence and notification
+    complaint = Complaint.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("admin:complaints_complaint_change", args=[complaint.pk])
+    assert (complaint.status, complaint.from_regulator, complaint.order, complaint.opened_by) == (
+        ComplaintStatus.OPEN,
+        True,
+        order,
+        reviewer,
+    )
+    assert list(ComplaintEvent.objects.values_list("kind", "actor")) == [("opened", reviewer.pk)]
+    assert list(complaint.evidence.values_list("party", "original_name")) == [("complainant", "hotline.jpg")]
+    assert len(media_files()) == 1
+    assert Notification.objects.get(store=funded_store).kind == "complaint_opened"
+
+
+def test_adding_a_complaint_about_another_stores_order_is_refused_and_stores_nothing(
+    client, reviewer, funded_store, other_store, media_files
+):
+    order = shipped_order(other_store)
+    client.force_login(reviewer)
+
+    response = client.post(
+        reverse(ADD),
+        {
+            "store": funded_store.pk,
+            "kind": ComplaintKind.COUNTERFEIT,
+            "source": "brand_owner",
+            "order": order.pk,
+            "buyer_statement": "The brand's test purchase is fake.",
+            "evidence": [jpeg()],
+        },
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.non_field_errors() == [
+        f"Order {order} is not an order of store {funded_store.code}."
+    ]
+    assert Complaint.objects.count() == 0 and media_files() == []
+
+
+def test_a_not_as_described_complaint_needs_its_sub_kind(client, reviewer, funded_store):
+    client.force_login(reviewer)
+
+    response = client.post(
+        reverse(ADD),
+        {
+            "store": funded_store.pk,
+            "kind": ComplaintKind.NOT_AS_DESCRIBED,
+            "source": "regulator_local_office",
+            "buyer_statement": "Wrong goods.",
+        },
+    )
+
+    assert response.context["adminform"].form.non_field_errors() == [
+        "Say what was not as described (a different item, a lower-value item, or missing parts); only a "
+        "not-as-described complaint has a sub-kind."
+    ]
+    assert Complaint.objects.count() == 0
+
+
+def test_staff_who_may_not_handle_complaints_cannot_add_one(client, staff_user, funded_store):
+    client.force_login(staff_user(FINANCE))
+
+    assert client.get(reverse(ADD)).status_code == 403
+    assert (
+        client.post(
+            reverse(ADD),
+            {"store": funded_store.pk, "kind": "other", "source": "platform", "buyer_statement": "x"},
+        ).status_code
+        == 403
+    )
+    assert Complaint.objects.count() == 0
