@@ -18,7 +18,12 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_fsm import can_proceed
 
-from complaints.forms import ComplaintOptionalReasonForm, ComplaintReasonForm, ComplaintUpholdForm
+from complaints.forms import (
+    ComplaintOpenForm,
+    ComplaintOptionalReasonForm,
+    ComplaintReasonForm,
+    ComplaintUpholdForm,
+)
 from complaints.models import (
     DECIDE_APPEAL,
     DECIDED_APPEAL_STATUSES,
@@ -43,6 +48,7 @@ from complaints.services import (
     appeal_review_start,
     complaint_assign,
     complaint_dismiss,
+    complaint_open,
     complaint_request_info,
     complaint_start_review,
     complaint_uphold,
@@ -55,6 +61,7 @@ from merchants.admin import (
     ObjectActionsMixin,
     ReadOnlyAdminMixin,
     ReadOnlyInline,
+    ServiceAddMixin,
 )
 from merchants.errors import DomainError
 from merchants.models import DepositEntry
@@ -115,11 +122,12 @@ class OverdueFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         now = timezone.now()
-        waiting = queryset.filter(status=ComplaintStatus.AWAITING_SELLER)
         if self.value() == "overdue":
-            return waiting.filter(reply_due_at__lte=now)
+            # The deadline passed without a reply, whatever the state now: the 5-minute check moves such a
+            # complaint on to review, and a reviewer may have decided it since.
+            return queryset.filter(reply_due_at__lte=now, seller_replied_at__isnull=True)
         if self.value() == "waiting":
-            return waiting.filter(reply_due_at__gt=now)
+            return queryset.filter(status=ComplaintStatus.AWAITING_SELLER, reply_due_at__gt=now)
         return queryset
 
 
@@ -179,6 +187,21 @@ def _uphold(request, complaint, data):
     if complaint.referred_to_authorities:
         parts.append(gettext("Flagged for referral to the authorities."))
     messages.success(request, " ".join(parts))
+    if complaint.deposit_refund:
+        messages.warning(
+            request,
+            gettext(
+                "Order %(order)s is completed and can no longer be refunded: the buyer's ¥%(amount)s were paid "
+                "from the store's deposit as consumer compensation instead."
+            )
+            % {"order": complaint.order.order_no, "amount": complaint.deposit_refund},
+        )
+    elif data["refund"] and complaint.order_id and not complaint.order_refunded:
+        messages.warning(
+            request,
+            gettext("Order %(order)s is %(status)s: it was not refunded.")
+            % {"order": complaint.order.order_no, "status": complaint.order.get_status_display()},
+        )
 
 
 def _dismiss(request, complaint, data):
@@ -230,8 +253,9 @@ COMPLAINT_ACTIONS = (
         _uphold,
         lambda c: can_proceed(c.uphold),
         _(
-            "Decide for the complainant: the violation is recorded (once), the buyer refunded when the order "
-            "can be, and any extra compensation paid from the deposit. The seller sees the reason."
+            "Decide for the complainant: the violation is recorded (once), the buyer refunded (a completed "
+            "order from the deposit), and any extra compensation paid from the deposit. The seller sees the "
+            "reason."
         ),
     ),
     ObjectAction(
@@ -266,8 +290,20 @@ class ComplaintEvidenceInline(ReadOnlyInline):
 
 
 @admin.register(Complaint)
-class ComplaintAdmin(LargeTableMixin, ObjectActionsMixin, admin.ModelAdmin):
+class ComplaintAdmin(LargeTableMixin, ServiceAddMixin, ObjectActionsMixin, admin.ModelAdmin):
     change_form_template = "admin/merchants/change_form.html"
+    # "Add complaint": a regulator's or brand owner's complaint taken in by a reviewer, through complaint_open.
+    form = ComplaintOpenForm
+    service_add_fields = (
+        "store",
+        "kind",
+        "sub_kind",
+        "source",
+        "order",
+        "listing",
+        "buyer_statement",
+        "evidence",
+    )
     list_display = (
         "id",
         "regulator_badge",
@@ -319,10 +355,25 @@ class ComplaintAdmin(LargeTableMixin, ObjectActionsMixin, admin.ModelAdmin):
     )
 
     def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ()
         return [f.name for f in Complaint._meta.fields]
 
     def has_add_permission(self, request):
-        return False  # complaints come in through complaint_open (intake systems, seed, services)
+        return request.user.has_perm(HANDLE)  # the add page calls complaint_open
+
+    def create_through_service(self, request, data):
+        return complaint_open(
+            store=data["store"],
+            kind=data["kind"],
+            source=data["source"],
+            statement=data["buyer_statement"],
+            sub_kind=data.get("sub_kind") or "",
+            order=data.get("order"),
+            listing=data.get("listing"),
+            evidence=data.get("evidence") or (),
+            actor=request.user,
+        )
 
     def has_change_permission(self, request, obj=None):
         return False  # the page shows the complaint; every change is a button that calls a service
@@ -366,7 +417,7 @@ class ComplaintAdmin(LargeTableMixin, ObjectActionsMixin, admin.ModelAdmin):
         if obj.reply_due_at is None:
             return "—"
         text = timezone.localtime(obj.reply_due_at).strftime("%Y-%m-%d %H:%M")
-        if obj.reply_overdue():
+        if obj.reply_missed():
             return format_html(
                 '<span style="color:#b00"><strong>{}</strong> ({})</span>', text, gettext("overdue")
             )

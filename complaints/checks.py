@@ -181,3 +181,176 @@ def complaint_reply_deadline_check(*, now: datetime | None = None) -> ReplyDeadl
                 continue
             result.moved += 1
     return result
+
+
+# --- Appeal windows closing -------------------------------------------------------------------------
+
+
+@dataclass
+class AppealWindowNoticeResult:
+    notified: int = 0
+    skipped: bool = False
+
+    def __str__(self):
+        skipped = " (another run holds the lock)" if self.skipped else ""
+        return f"appeal_window_notices={self.notified}{skipped}"
+
+
+APPEAL_NOTICE_BATCH = 2000
+
+
+def appeal_window_cause_key(violation_id: int, number: int) -> str:
+    """One notice per violation and appeal window (1: the first, 2: the second, after a rejection)."""
+    return f"appeal-window:{violation_id}:{number}"
+
+
+def appeal_windows_closing(*, now: datetime, notice: timedelta, rules) -> list[tuple]:
+    """(violation id, store id, store code, store time zone, appeal number, closes at) of every appeal window
+    open now that closes within `notice` and whose owners were not told yet: two queries, each on a partial
+    index (active violations by their recorded time; rejected appeals by their decision time), the notices
+    already sent left out by an anti-join on their cause key."""
+    from django.db.models.functions import Concat
+
+    from complaints.models import Notification
+    from complaints.selectors import first_appeal_windows, second_appeal_windows
+
+    def told(violation_ref: str, number):
+        key = Concat(
+            Value("appeal-window:"),
+            Cast(OuterRef(violation_ref), CharField()),
+            Value(":"),
+            Cast(number, CharField()),
+            output_field=CharField(),
+        )
+        return Exists(Notification.objects.filter(cause_key=key))
+
+    first = (
+        first_appeal_windows(now=now, rules=rules)
+        .filter(window_closes_at__lte=now + notice)
+        .exclude(told("pk", Value(1)))
+        .order_by("window_closes_at", "pk")
+        .values_list("pk", "store_id", "store__code", "store__time_zone", Value(1), "window_closes_at")
+    )
+    second = (
+        second_appeal_windows(now=now, rules=rules)
+        .filter(window_closes_at__lte=now + notice)
+        .exclude(told("violation_id", OuterRef("number") + 1))
+        .order_by("window_closes_at", "pk")
+        .values_list(
+            "violation_id",
+            "store_id",
+            "store__code",
+            "store__time_zone",
+            F("number") + 1,
+            "window_closes_at",
+        )
+    )
+    return [*first[:APPEAL_NOTICE_BATCH], *second[:APPEAL_NOTICE_BATCH]]
+
+
+def appeal_window_closing_check(*, now: datetime | None = None) -> AppealWindowNoticeResult:
+    """Tell the owners when a violation's appeal window — the first (`appeal_window_days` after it was
+    recorded) or the second (`second_appeal_window_days` after the first appeal's rejection) — closes within
+    `appeal_window_notice_hours`: one notification per violation and window, on the dashboard and by
+    e-mail. Idempotent (a unique cause key per window; a second run finds nothing) and single-flight."""
+    from zoneinfo import ZoneInfo
+
+    from django.db import IntegrityError, transaction
+    from django.urls import reverse
+
+    from complaints.models import Notification
+    from complaints.selectors import appeal_rules
+    from complaints.services import notification_send
+    from merchants.models import Store
+
+    now = now or timezone.now()
+    result = AppealWindowNoticeResult()
+    notice = timedelta(hours=int(rule_decimals("appeal_window_notice_hours")["appeal_window_notice_hours"]))
+    with single_flight("appeal_window_closing_check") as acquired:
+        if not acquired:
+            result.skipped = True
+            return result
+        due = appeal_windows_closing(now=now, notice=notice, rules=appeal_rules())
+        stores = {store.pk: store for store in Store.objects.filter(pk__in={row[1] for row in due})}
+        for violation_id, store_id, store_code, time_zone, number, closes_at in due:
+            try:
+                with transaction.atomic():
+                    notification_send(
+                        store=stores[store_id],
+                        kind=Notification.Kind.APPEAL_WINDOW_CLOSING,
+                        text=gettext_noop(
+                            "Violation #%(violation)s: the window for appeal %(number)s closes at %(closes)s."
+                        ),
+                        params={
+                            "violation": violation_id,
+                            "number": number,
+                            "closes": closes_at.astimezone(ZoneInfo(time_zone)).strftime("%Y-%m-%d %H:%M"),
+                        },
+                        link=reverse("appeal-create", args=[store_code, violation_id]),
+                        cause_key=appeal_window_cause_key(violation_id, number),
+                        now=now,
+                    )
+            except IntegrityError:  # another writer told them meanwhile
+                continue
+            result.notified += 1
+    return result
+
+
+# --- Notification e-mails lost while the broker was down ---------------------------------------------
+
+
+@dataclass
+class NotificationEmailResult:
+    sent: int = 0
+    failed: int = 0
+    skipped: bool = False
+
+    def __str__(self):
+        skipped = " (another run holds the lock)" if self.skipped else ""
+        failed = f" failed={self.failed}" if self.failed else ""
+        return f"notification_emails={self.sent}{failed}{skipped}"
+
+
+NOTIFICATION_EMAIL_BATCH = 500
+# The queued task normally sends within seconds of the commit; the catch-up leaves it that long first.
+NOTIFICATION_EMAIL_GRACE = timedelta(minutes=5)
+
+
+def notification_email_check(*, now: datetime | None = None) -> NotificationEmailResult:
+    """E-mail the notifications whose e-mail never went out (queued while the broker was down, or a worker
+    died), oldest first, within the engine's look-back. One query on the partial index of notifications not
+    e-mailed; each send marks its row (`notification_email_send`), so a second run sends nothing and the
+    queued task, should it still come, finds it done. A mail server that refuses stops the run: the next
+    run tries again. Single-flight."""
+    import logging
+
+    from complaints.models import Notification
+    from complaints.notify import notification_email_send
+
+    now = now or timezone.now()
+    result = NotificationEmailResult()
+    lookback = timedelta(days=int(rule_decimals("engine_lookback_days")["engine_lookback_days"]))
+    with single_flight("notification_email_check") as acquired:
+        if not acquired:
+            result.skipped = True
+            return result
+        pending = list(
+            Notification.objects.filter(
+                emailed_at__isnull=True,
+                created_at__lte=now - NOTIFICATION_EMAIL_GRACE,
+                created_at__gte=now - lookback,
+            )
+            .order_by("created_at", "pk")
+            .values_list("pk", flat=True)[:NOTIFICATION_EMAIL_BATCH]
+        )
+        for notification_id in pending:
+            try:
+                notification_email_send(notification_id=notification_id, now=now)
+            except OSError as exc:  # the mail server is down too: the next run tries again
+                logging.getLogger(__name__).warning(
+                    "notification %s: e-mail failed (%s); caught up later", notification_id, exc
+                )
+                result.failed += 1
+                break
+            result.sent += 1
+    return result

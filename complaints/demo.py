@@ -244,7 +244,7 @@ def _seed_appeals(*, stores: dict[str, Store], now: datetime, reviewer) -> int:
     )
     owner = _store_member(store, "owner") if store else None
     if violation is not None and owner is not None and not violation.appeals.exists():
-        filed_at = violation.occurred_at + timedelta(hours=24)
+        filed_at = violation.created_at + timedelta(hours=24)
         if (
             appeal_chance_for(violation=violation, now=filed_at).allowed
             and filed_at + timedelta(hours=48) < now
@@ -277,7 +277,7 @@ def _seed_appeals(*, stores: dict[str, Store], now: datetime, reviewer) -> int:
             *candidates.filter(violation_type__code="not_as_described").order_by("-occurred_at", "-pk")[:5],
             *candidates.order_by("-occurred_at", "-pk")[:5],
         ]:
-            filed_at = max(violation.occurred_at + (now - violation.occurred_at) / 2, now - timedelta(days=1))
+            filed_at = max(violation.created_at + (now - violation.created_at) / 2, now - timedelta(days=1))
             if not appeal_chance_for(violation=violation, now=filed_at).allowed:
                 continue
             appeal_submit(

@@ -4,7 +4,7 @@ from django import forms
 from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 
-from complaints.models import AppealStatus, ComplaintStatus
+from complaints.models import AppealStatus, Complaint, ComplaintStatus
 from complaints.uploads import ACCEPTED_LABEL, EVIDENCE_MAX_BYTES, EVIDENCE_MAX_FILES
 from merchants.models import ViolationType
 
@@ -149,7 +149,11 @@ class ComplaintUpholdForm(forms.Form):
         label=_("Refund the buyer"),
         required=False,
         initial=True,
-        help_text=_("When the order is shipped or delivered; otherwise nothing is refunded."),
+        help_text=_(
+            "A shipped or delivered order is refunded; a completed one can no longer be, so the amount paid "
+            "goes to the buyer from the seller's deposit. An order not shipped yet or already closed is not "
+            "refunded."
+        ),
     )
     compensation = forms.DecimalField(
         label=_("Extra compensation (CNY)"),
@@ -162,3 +166,19 @@ class ComplaintUpholdForm(forms.Form):
     refer_to_authorities = forms.BooleanField(
         label=_("Refer to the authorities"), required=False, help_text=_("Counterfeit goods only.")
     )
+
+
+class ComplaintOpenForm(forms.ModelForm):
+    """The reviewer's intake of a complaint that did not come in by itself (a 12315 hotline or
+    market-supervision transfer, a brand owner's letter): parsed here, opened by `complaint_open`, which
+    checks that the order and listing are the store's and that only not-as-described has a sub-kind."""
+
+    evidence = MultipleFileField(label=_("Complainant's evidence"), help_text=EVIDENCE_HELP)
+
+    class Meta:
+        model = Complaint
+        fields = ("store", "kind", "sub_kind", "source", "order", "listing", "buyer_statement")
+        help_texts = {
+            "sub_kind": _("Only for a not-as-described complaint."),
+            "order": _("An order of the store above (its id: use the magnifier to search by order number)."),
+        }

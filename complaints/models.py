@@ -120,6 +120,15 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
     compensation = models.DecimalField(
         _("extra compensation (CNY)"), max_digits=12, decimal_places=2, null=True, blank=True
     )
+    # A completed order can no longer be refunded (DESIGN: shipped/delivered → refunded only): the buyer's
+    # refund is paid from the deposit as consumer compensation instead, booked with the violation.
+    deposit_refund = models.DecimalField(
+        _("buyer's refund paid from the deposit (CNY)"),
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+    )
     referred_to_authorities = models.BooleanField(_("referred to the authorities"), default=False)
 
     class Meta:
@@ -140,6 +149,11 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
                 condition=Q(kind=ComplaintKind.NOT_AS_DESCRIBED, sub_kind__in=NotAsDescribed.values)
                 | (~Q(kind=ComplaintKind.NOT_AS_DESCRIBED) & Q(sub_kind="")),
                 name="complaint_sub_kind_only_not_as_described",
+                # Shown by the admin's add form (model validation runs before complaint_open).
+                violation_error_message=_(
+                    "Say what was not as described (a different item, a lower-value item, or missing parts); "
+                    "only a not-as-described complaint has a sub-kind."
+                ),
             ),
             models.CheckConstraint(
                 condition=Q(referred_to_authorities=False) | Q(kind=ComplaintKind.COUNTERFEIT),
@@ -169,6 +183,11 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
             and self.reply_due_at is not None
             and self.reply_due_at <= now
         )
+
+    def reply_missed(self, now=None) -> bool:
+        """The seller let the reply deadline pass without replying, whatever the complaint's state now."""
+        now = now or timezone.now()
+        return self.reply_due_at is not None and self.reply_due_at <= now and self.seller_replied_at is None
 
     # --- transitions: only this row changes; the services save and write the events ---
 
@@ -349,16 +368,20 @@ class CallAttempt(models.Model):
 
 
 class Notification(models.Model):
-    """Something the store should see on its dashboard (and by e-mail): a new complaint, a request, a decision.
+    """Something the store should see on its dashboard (and by e-mail): a new complaint, a request, a
+    decision, an appeal window about to close.
 
     `text` is stored untranslated with `%(name)s` placeholders filled from `params` when shown, so it reads
-    in the seller's language whoever triggered it."""
+    in the seller's language whoever triggered it. `cause_key` makes a notification of a scheduled check
+    once per cause; `emailed_at` says the e-mail went out (or found no owner to go to), so e-mails lost
+    while the broker was down are caught up by the `notification_emails` check."""
 
     class Kind(models.TextChoices):
         COMPLAINT_OPENED = "complaint_opened", _("new complaint")
         INFORMATION_REQUESTED = "information_requested", _("information requested")
         COMPLAINT_DECIDED = "complaint_decided", _("complaint decided")
         APPEAL_DECIDED = "appeal_decided", _("appeal decided")
+        APPEAL_WINDOW_CLOSING = "appeal_window_closing", _("appeal window closing")
 
     store = models.ForeignKey(
         "merchants.Store", on_delete=models.CASCADE, related_name="notifications", verbose_name=_("store")
@@ -369,12 +392,25 @@ class Notification(models.Model):
     link = models.CharField(_("link"), max_length=200, blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     read_at = models.DateTimeField(_("read"), null=True, blank=True)
+    cause_key = models.CharField(_("cause"), max_length=100, blank=True, default="")
+    emailed_at = models.DateTimeField(_("e-mailed"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name = _("notification")
         verbose_name_plural = _("notifications")
-        indexes = [models.Index(fields=["store", "-created_at"], name="notification_store_time")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cause_key"], condition=~Q(cause_key=""), name="notification_once_per_cause"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["store", "-created_at"], name="notification_store_time"),
+            # The e-mail catch-up starts from the few notifications not e-mailed yet.
+            models.Index(
+                fields=["created_at"], condition=Q(emailed_at__isnull=True), name="notification_not_emailed"
+            ),
+        ]
 
     def __str__(self):
         return self.message
@@ -463,6 +499,10 @@ class Appeal(ConcurrentTransitionMixin, models.Model):
         indexes = [
             # The reviewer queue: open appeals by their decision deadline.
             models.Index(fields=["status", "decide_by"], name="appeal_queue"),
+            # Second appeal windows: rejected appeals by the time of their rejection.
+            models.Index(
+                fields=["decided_at"], condition=Q(status="rejected"), name="appeal_rejected_decided"
+            ),
             models.Index(fields=["store", "-submitted_at"], name="appeal_store_submitted"),
         ]
 

@@ -1,11 +1,14 @@
 """E-mail for seller notifications: to the store's owners, in the site's language, through the configured
-backend (the console when none is configured)."""
+backend (the console when none is configured). Each notification is e-mailed once: `emailed_at` is set in
+the transaction that sends it, so the queued task and the catch-up check never both send it, and a failed
+send leaves it for the next try."""
 
 from __future__ import annotations
 
 from django.conf import global_settings, settings
 from django.core.mail import EmailMessage, get_connection
-from django.utils import translation
+from django.db import transaction
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from complaints.models import Notification
@@ -23,9 +26,18 @@ def mail_connection():
     return get_connection()
 
 
-def notification_email_send(*, notification_id: int, base_url: str = "") -> int:
-    """Send one notification to the owners of its store who have an e-mail address. Returns how many."""
-    notification = Notification.objects.select_related("store").filter(pk=notification_id).first()
+@transaction.atomic
+def notification_email_send(*, notification_id: int, base_url: str = "", now=None) -> int:
+    """Send one notification to the owners of its store who have an e-mail address, unless it was e-mailed
+    already. Returns to how many. The row stays locked while the mail goes out; if sending raises, nothing
+    is marked and the next try (the task's retry or the catch-up check) sends it. A store without an owner
+    address is marked too: there is nobody to catch up."""
+    notification = (
+        Notification.objects.select_for_update(of=("self",))
+        .select_related("store")
+        .filter(pk=notification_id, emailed_at__isnull=True)
+        .first()
+    )
     if notification is None:
         return 0
     recipients = sorted(
@@ -35,6 +47,8 @@ def notification_email_send(*, notification_id: int, base_url: str = "") -> int:
             .values_list("user__email", flat=True)
         )
     )
+    notification.emailed_at = now or timezone.now()
+    notification.save(update_fields=["emailed_at"])
     if not recipients:
         return 0
     with translation.override(settings.LANGUAGE_CODE):

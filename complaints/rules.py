@@ -138,13 +138,15 @@ def _shown(moment: datetime, zone: ZoneInfo) -> str:
 def appeal_chance(
     *,
     violation_status: str,
-    occurred_at: datetime,
+    recorded_at: datetime,
     appeals: Iterable[PastAppeal],
     now: datetime,
     rules: AppealRules,
     zone: ZoneInfo,
 ) -> AppealChance:
-    """The first appeal is open strictly before `occurred_at + window_days`; a further one only after the last
+    """The first appeal is open strictly before `recorded_at + window_days` — from when the platform recorded
+    the violation (RULES §10: "within 7 days of it"), not from when its cause happened: a check that runs
+    late, or a complaint decided a week after it was opened, still leaves the store its whole window; a further one only after the last
     was rejected, strictly before its rejection + `second_window_days`, and never more than `max_appeals`."""
     appeals = sorted(appeals, key=lambda a: a.number)
     if violation_status == "revoked":
@@ -165,7 +167,7 @@ def appeal_chance(
             % {"count": len(appeals)},
         )
     if not appeals:
-        closes_at = occurred_at + timedelta(days=rules.window_days)
+        closes_at = recorded_at + timedelta(days=rules.window_days)
         if now >= closes_at:
             return AppealChance(
                 None,

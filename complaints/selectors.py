@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db.models import F, QuerySet
+from django.db.models import DateTimeField, Exists, ExpressionWrapper, F, OuterRef, QuerySet, Value
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -16,6 +16,7 @@ from complaints.models import (
     Appeal,
     AppealEvent,
     AppealEvidence,
+    AppealStatus,
     BuyerMessage,
     CallAttempt,
     Complaint,
@@ -33,7 +34,7 @@ from complaints.rules import (
     appeal_chance,
     service_figures,
 )
-from merchants.models import Store, Violation
+from merchants.models import Store, Violation, ViolationStatus
 from merchants.selectors import rule_decimals
 
 # --- Seller complaints ----------------------------------------------------------------------------
@@ -202,11 +203,49 @@ def appeal_chance_for(
     ]
     return appeal_chance(
         violation_status=violation.status,
-        occurred_at=violation.occurred_at,
+        recorded_at=violation.created_at,
         appeals=past,
         now=now or timezone.now(),
         rules=rules or appeal_rules(),
         zone=ZoneInfo(violation.store.time_zone),
+    )
+
+
+def first_appeal_windows(*, now: datetime, rules: AppealRules) -> QuerySet[Violation]:
+    """Active violations never appealed whose first window is open at `now`, with `window_closes_at`:
+    `appeal_window_days` after the violation was recorded (as `appeal_chance` counts). On the partial index
+    of active violations by their recorded time."""
+    window = timedelta(days=rules.window_days)
+    return (
+        Violation.objects.filter(
+            status=ViolationStatus.ACTIVE, created_at__gt=now - window, created_at__lte=now
+        )
+        .exclude(Exists(Appeal.objects.filter(violation=OuterRef("pk"))))
+        .annotate(
+            window_closes_at=ExpressionWrapper(F("created_at") + Value(window), output_field=DateTimeField())
+        )
+    )
+
+
+def second_appeal_windows(*, now: datetime, rules: AppealRules) -> QuerySet[Appeal]:
+    """Rejected appeals after which one more is allowed and still open at `now` — the violation's last appeal,
+    under the cap, rejected less than `second_appeal_window_days` ago, the violation in force — with
+    `window_closes_at`. On the partial index of rejected appeals by their decision time."""
+    window = timedelta(days=rules.second_window_days)
+    return (
+        Appeal.objects.filter(
+            status=AppealStatus.REJECTED,
+            number__lt=rules.max_appeals,
+            decided_at__gt=now - window,
+            decided_at__lte=now,
+            violation__status=ViolationStatus.ACTIVE,
+        )
+        .exclude(
+            Exists(Appeal.objects.filter(violation=OuterRef("violation"), number__gt=OuterRef("number")))
+        )
+        .annotate(
+            window_closes_at=ExpressionWrapper(F("decided_at") + Value(window), output_field=DateTimeField())
+        )
     )
 
 

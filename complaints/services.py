@@ -65,7 +65,7 @@ from merchants.services import (
     violation_record,
     violation_revoke,
 )
-from orders.models import Fulfilment, Order
+from orders.models import Fulfilment, Order, OrderStatus
 from orders.services import order_refund
 
 HANDLE = "complaints.handle_complaint"
@@ -140,12 +140,31 @@ def _refuse_transition(complaint: Complaint, what) -> None:
 
 
 def notification_send(
-    *, store: Store, kind: str, text: str, params: dict | None = None, link: str = "", now=None
+    *,
+    store: Store,
+    kind: str,
+    text: str,
+    params: dict | None = None,
+    link: str = "",
+    cause_key: str = "",
+    now=None,
 ) -> Notification:
-    """A dashboard notification for the store, and an e-mail to its owners queued after the commit.
-    `text` is an untranslated message (gettext_noop) with `%(name)s` placeholders filled from `params`."""
+    """A dashboard notification for the store, and an e-mail to its owners queued after the commit (and
+    caught up by the `notification_emails` check if the queue is down). `text` is an untranslated message
+    (gettext_noop) with `%(name)s` placeholders filled from `params`. With a `cause_key` it is made once: a
+    second call returns the first notification and queues nothing."""
+    if cause_key:
+        earlier = Notification.objects.filter(cause_key=cause_key).first()
+        if earlier is not None:
+            return earlier
     notification = Notification.objects.create(
-        store=store, kind=kind, text=text, params=params or {}, link=link, created_at=now or timezone.now()
+        store=store,
+        kind=kind,
+        text=text,
+        params=params or {},
+        link=link,
+        cause_key=cause_key,
+        created_at=now or timezone.now(),
     )
     from complaints.tasks import notification_email_task
 
@@ -429,13 +448,6 @@ def complaint_start_review(*, complaint: Complaint, actor, reason: str = "", now
     return complaint
 
 
-@dataclass(frozen=True)
-class UpholdOutcome:
-    complaint: Complaint
-    violation_created: bool
-    refunded: bool
-
-
 def _promised_hours(order: Order) -> int:
     return round((order.dispatch_deadline - order.paid_at).total_seconds() / 3600)
 
@@ -453,8 +465,15 @@ def complaint_uphold(
     now: datetime | None = None,
 ) -> Complaint:
     """Decide for the complainant: the violation (once per complaint, through violation_record, with its
-    points, deduction and rule compensation), the buyer's refund when the order can still be refunded, an
-    extra compensation from the deposit if given, and for counterfeit goods a referral to the authorities."""
+    points, deduction and the rule table's compensation — for a not-as-described complaint the
+    fraudulent-dispatch one), the buyer's refund, an extra compensation from the deposit if given, and for
+    counterfeit goods a referral to the authorities.
+
+    The refund: a shipped or delivered order is refunded (`order_refund`); a completed one can no longer be
+    (DESIGN: shipped/delivered → refunded), so the amount paid goes to the buyer from the deposit as consumer
+    compensation (`deposit_refund`); an order not shipped yet, or already closed, is not refunded, and the
+    event says why. Every deposit entry here is booked under the violation's cause key
+    (`violation:<id>:…`), so a won appeal's `violation_revoke` gives all of it back, exactly."""
     _require_perm(actor, DECIDE)
     now = now or timezone.now()
     reason = _reason(reason)
@@ -494,16 +513,35 @@ def complaint_uphold(
             promised_hours=_promised_hours(order) if order is not None else None,
             reason=reason,
             actor=actor,
+            now=now,  # recorded at the decision: the appeal window runs from here
         )
-    refunded = False
-    if refund and order is not None and can_proceed(order.refund):
-        order_refund(
-            order=order,
-            actor=actor,
-            reason=_("Complaint #%(id)s upheld: %(reason)s") % {"id": complaint.pk, "reason": reason},
-            now=now,
-        )
-        refunded = True
+    # What the decision takes from the deposit is part of what the violation caused: booked under its key.
+    money_key = f"violation:{violation.pk}" if violation is not None else f"complaint:{complaint.pk}"
+    refunded, deposit_refund, not_refunded = False, None, ""
+    if refund and order is not None:
+        if can_proceed(order.refund):
+            order_refund(
+                order=order,
+                actor=actor,
+                reason=_("Complaint #%(id)s upheld: %(reason)s") % {"id": complaint.pk, "reason": reason},
+                now=now,
+            )
+            refunded = True
+        elif order.status == OrderStatus.COMPLETED and not complaint.carrier_desk:
+            # The reviewer's decision is the authority here; the ledger entry is the platform's.
+            deposit_refund = money(order.amount_paid)
+            deposit_record(
+                store=store,
+                kind=DepositEntry.Kind.COMPENSATION,
+                amount=deposit_refund,
+                reason=gettext_noop("Buyer's refund of a completed order, for an upheld complaint"),
+                reference=f"complaint #{complaint.pk}",
+                cause_key=f"{money_key}:complaint-refund",
+                actor=None,
+                now=now,
+            )
+        else:
+            not_refunded = order.status
     if compensation:
         # The reviewer's decision is the authority here (checked above); the ledger entry is the platform's.
         deposit_record(
@@ -512,13 +550,14 @@ def complaint_uphold(
             amount=compensation,
             reason=gettext_noop("Consumer compensation for an upheld complaint"),
             reference=f"complaint #{complaint.pk}",
-            cause_key=f"complaint:{complaint.pk}:compensation",
+            cause_key=f"{money_key}:complaint-compensation",
             actor=None,
             now=now,
         )
     complaint.uphold(at=now, by=actor, reason=reason)
     complaint.violation = violation
     complaint.order_refunded = refunded
+    complaint.deposit_refund = deposit_refund
     complaint.compensation = compensation
     complaint.referred_to_authorities = refer_to_authorities
     complaint.save(
@@ -529,6 +568,7 @@ def complaint_uphold(
             "decision_reason",
             "violation",
             "order_refunded",
+            "deposit_refund",
             "compensation",
             "referred_to_authorities",
         ]
@@ -544,6 +584,9 @@ def complaint_uphold(
             "violation_type": type_code,
             "violation_created": created,
             "refunded": refunded,
+            "deposit_refund": str(deposit_refund) if deposit_refund else None,
+            "not_refunded": not_refunded
+            or None,  # the order's status when a refund was asked but not possible
             "compensation": str(compensation) if compensation else None,
             "referred_to_authorities": refer_to_authorities,
         },

@@ -28,6 +28,20 @@ def complaint_reply_deadline_check_task():
     logger.info("complaint reply deadline check: %s", complaint_reply_deadline_check())
 
 
+@shared_task(name="complaints.tasks.appeal_window_closing_check")
+def appeal_window_closing_check_task():
+    from complaints.checks import appeal_window_closing_check
+
+    logger.info("appeal window closing check: %s", appeal_window_closing_check())
+
+
+@shared_task(name="complaints.tasks.notification_emails_check")
+def notification_emails_check_task():
+    from complaints.checks import notification_email_check
+
+    logger.info("notification e-mail catch-up: %s", notification_email_check())
+
+
 @shared_task(name="complaints.tasks.notification_email", autoretry_for=(OSError,), max_retries=3)
 def notification_email_task(notification_id: int):
     from complaints.notify import notification_email_send

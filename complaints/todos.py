@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from complaints.models import Complaint, ComplaintStatus
+from complaints.selectors import appeal_rules, first_appeal_windows, second_appeal_windows
 from merchants import roles
 from merchants.todos import Todo
 
@@ -27,5 +28,33 @@ def complaint_todos(store, now: datetime) -> list[Todo]:
             deadline=row["first"],
             url=f"{reverse('complaint-list', args=[store.code])}?status={ComplaintStatus.AWAITING_SELLER}",
             capability=roles.REPLY_COMPLAINTS,
+        )
+    ]
+
+
+def appeal_window_todos(store, now: datetime) -> list[Todo]:
+    """Violations the store may still appeal against: never appealed and inside the first window, or
+    rejected once and inside the second (RULES §10), the window closing first. Only owners appeal, so only
+    they see it. Three queries: the rules, one aggregate per window."""
+    rules = appeal_rules()
+    first = (
+        first_appeal_windows(now=now, rules=rules)
+        .filter(store=store)
+        .aggregate(n=Count("id"), closes=Min("window_closes_at"))
+    )
+    second = (
+        second_appeal_windows(now=now, rules=rules)
+        .filter(store=store)
+        .aggregate(n=Count("id"), closes=Min("window_closes_at"))
+    )
+    closes = [row["closes"] for row in (first, second) if row["closes"] is not None]
+    return [
+        Todo(
+            key="appeal_windows",
+            label=_("Violations you can still appeal"),
+            count=first["n"] + second["n"],
+            deadline=min(closes) if closes else None,
+            url=reverse("violations", args=[store.code]),
+            capability=roles.APPEAL_VIOLATIONS,
         )
     ]

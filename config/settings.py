@@ -187,6 +187,10 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "complaints.tasks.complaint_reply_deadline_check",
         "schedule": 300.0,
     },
+    # Owners are told a day ahead (rule table); checking every 15 minutes is timely enough.
+    "appeal-window-closing": {"task": "complaints.tasks.appeal_window_closing_check", "schedule": 900.0},
+    # Notification e-mails lost while the broker was down.
+    "notification-emails": {"task": "complaints.tasks.notification_emails_check", "schedule": 300.0},
     # Daily, just after midnight in Asia/Shanghai (16:05 UTC); a store in a later time zone is caught the
     # next day. Both are idempotent, so a missed or repeated run changes nothing.
     "settlement-release": {

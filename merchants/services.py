@@ -1672,10 +1672,12 @@ def violation_record(
     points: int | None = None,
     reason: str = "",
     actor=None,
+    now: datetime | None = None,
 ) -> tuple[Violation, bool]:
     """The only way a violation comes into being: once per cause and type, with everything it causes —
     points (and the ladder), the deposit deduction and the consumer compensation — in one transaction.
-    Returns the violation and whether this call recorded it."""
+    `occurred_at` dates what happened; `now` is when the platform records it (`created_at`, from which the
+    appeal window runs). Returns the violation and whether this call recorded it."""
     cause = ViolationCause(
         store_id=store.pk,
         cause_kind=cause_kind,
@@ -1686,7 +1688,7 @@ def violation_record(
         promised_hours=promised_hours,
         points=points,
     )
-    created = violations_record_many(type_code=type_code, causes=[cause], reason=reason, actor=actor)
+    created = violations_record_many(type_code=type_code, causes=[cause], reason=reason, actor=actor, now=now)
     if created:
         return Violation.objects.get(pk=created[0]), True
     return Violation.objects.get(

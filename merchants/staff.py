@@ -50,6 +50,7 @@ STAFF_GROUP_PERMISSIONS = {
         "complaints.decide_complaint",
         "complaints.view_complaint",
         "complaints.view_complaintevent",
+        "complaints.view_complaintevidence",  # the evidence inline on the complaint page
         "complaints.view_buyermessage",
         "complaints.view_callattempt",
         "complaints.view_notification",
@@ -115,6 +116,9 @@ STAFF_GROUP_PERMISSIONS = {
 
 
 def ensure_staff_groups(sender=None, using="default", **kwargs):
+    """Give each group the permissions listed above. Connected to every app's post_migrate (the permissions
+    exist only after their app's), so each `migrate` brings existing groups up to date: adding a permission
+    to the list is enough, no data migration needed. Only adds: a permission given by hand stays."""
     from django.contrib.auth.models import Group, Permission
 
     for group_name, perms in STAFF_GROUP_PERMISSIONS.items():

@@ -1,10 +1,10 @@
 """The seller dashboard's to-do list: what the store must do before a deadline.
 
 A registry like merchants.scoring: each app above merchants (orders: orders to ship; complaints: complaints
-awaiting the seller's reply; inspections: re-test windows closing) registers, in AppConfig.ready, a function
-`todos(store, now) -> list[Todo]`, so merchants imports none of them. Merchants itself provides the appeal
-windows closing. Each function costs a fixed, small number of queries (one aggregate, whatever the store's
-size), so the dashboard does too."""
+awaiting the seller's reply and appeal windows closing, first and second, since appeals live there;
+inspections: re-test windows closing) registers, in AppConfig.ready, a function `todos(store, now) ->
+list[Todo]`, so merchants imports none of them. Each function costs a fixed, small number of queries (an
+aggregate or two, whatever the store's size), so the dashboard does too."""
 
 from __future__ import annotations
 
@@ -12,8 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Min
-from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from merchants import roles
@@ -86,27 +84,3 @@ def duration_text(seconds: float) -> str:
     if minutes:
         return _("%(minutes)d min") % {"minutes": minutes}
     return _("less than 1 min")
-
-
-def appeal_window_todos(store, now: datetime) -> list[Todo]:
-    """Active violations still inside their appeal window (rule `appeal_window_days`), the window closing
-    first. Two queries (the rule, then one aggregate)."""
-    from merchants.models import Violation, ViolationStatus
-    from merchants.selectors import rule_int
-
-    window = timedelta(days=rule_int("appeal_window_days"))
-    row = Violation.objects.filter(
-        store=store, status=ViolationStatus.ACTIVE, occurred_at__gt=now - window, occurred_at__lte=now
-    ).aggregate(n=Count("id"), first=Min("occurred_at"))
-    return [
-        Todo(
-            key="appeal_windows",
-            label=_("Violations you can still appeal"),
-            count=row["n"],
-            deadline=row["first"] + window if row["first"] else None,
-            url=reverse("violations", args=[store.code]),
-        )
-    ]
-
-
-register_todo_source("merchants", appeal_window_todos)

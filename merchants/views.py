@@ -23,6 +23,7 @@ from merchants.dashboard import TREND_DAYS, seller_dashboard, trend_days
 from merchants.errors import DomainError, ListingRefused
 from merchants.forms import BulkUploadForm, ListingFilterForm, ListingForm, RulesExamForm, WithdrawalForm
 from merchants.models import ListingStatus, Sanction
+from merchants.notices import store_notices
 from merchants.selectors import (
     compensation_paid,
     deposit_entries,
@@ -146,6 +147,7 @@ class DashboardView(StoreMemberMixin, View):
                 sanctions=list(live_sanctions(store=self.store)),
                 exam_requirements=list(rules_exam_requirements_open(store=self.store)),
                 now=now,
+                notice_feeds=store_notices(user=request.user, store=self.store),
                 dashboard=seller_dashboard(
                     store=self.store,
                     role=self.membership.role,
@@ -395,7 +397,8 @@ class ViolationsView(StoreMemberMixin, View):
         window = timedelta(days=rule_int("appeal_window_days"))
         for violation in page:
             violation.cause_url = links.get(violation.pk)
-            violation.appeal_until = violation.occurred_at + window
+            # From when the violation was recorded, as complaints.rules.appeal_chance counts it.
+            violation.appeal_until = violation.created_at + window
             violation.appeal_open = violation.status == "active" and violation.appeal_until > now
         year_start = datetime(year, 1, 1, tzinfo=zone)
         return render(

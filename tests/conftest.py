@@ -60,6 +60,8 @@ def reseed_rule_table():
         importlib.import_module("orders.migrations.0005_compliance_check_indexes").seed(apps, None)
     importlib.import_module("inspections.migrations.0002_seed_rule_table").seed(apps, None)
     importlib.import_module("complaints.migrations.0002_seed_rule_table").seed(apps, None)
+    importlib.import_module("complaints.migrations.0004_not_as_described_compensation").forwards(apps, None)
+    importlib.import_module("complaints.migrations.0007_seed_appeal_window_notice_hours").seed(apps, None)
     ensure_staff_groups()
 
 

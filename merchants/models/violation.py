@@ -86,7 +86,13 @@ class Violation(ConcurrentTransitionMixin, models.Model):
                 fields=["violation_type", "cause_kind", "cause_id"], name="violation_once_per_cause"
             ),
         ]
-        indexes = [models.Index(fields=["store", "-occurred_at"], name="violation_store_time")]
+        indexes = [
+            models.Index(fields=["store", "-occurred_at"], name="violation_store_time"),
+            # Appeal windows run from when a violation was recorded: the active ones by that time.
+            models.Index(
+                fields=["created_at"], condition=Q(status="active"), name="violation_active_recorded"
+            ),
+        ]
 
     def __str__(self):
         return f"{self.violation_type} ({self.cause_kind} {self.cause_id})"

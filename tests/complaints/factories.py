@@ -44,6 +44,19 @@ def shipped_order(store, **kwargs):
     )
 
 
+def completed_order(store, **kwargs):
+    """A shipped order the buyer received and confirmed: settled, no longer refundable."""
+    from orders.models import Shipment
+    from orders.services import order_confirm_receipt, tracking_event_record
+
+    order = shipped_order(store, **kwargs)
+    shipment = Shipment.objects.get(order=order)
+    tracking_event_record(
+        shipment=shipment, kind="delivered", occurred_at=timezone.now() - timedelta(hours=2)
+    )
+    return order_confirm_receipt(order=order, now=timezone.now() - timedelta(hours=1))
+
+
 SUB_KIND_FOR = {ComplaintKind.NOT_AS_DESCRIBED: NotAsDescribed.DIFFERENT_ITEM}
 
 
@@ -60,8 +73,11 @@ def open_complaint(
 _causes = itertools.count(1)
 
 
-def record_violation(store, code="not_as_described", *, occurred_at=None, cause_id=None, **kwargs):
-    """A violation recorded by the platform (the engine), with its points, deduction and ladder."""
+def record_violation(
+    store, code="not_as_described", *, occurred_at=None, recorded_at=None, cause_id=None, **kwargs
+):
+    """A violation recorded by the platform (the engine), with its points, deduction and ladder; recorded
+    when it occurred unless `recorded_at` says otherwise (the appeal window runs from the recorded time)."""
     from merchants.services import violation_record
 
     violation, _created = violation_record(
@@ -70,6 +86,7 @@ def record_violation(store, code="not_as_described", *, occurred_at=None, cause_
         cause_kind="manual",
         cause_id=cause_id or f"appeal-test-{next(_causes)}",
         occurred_at=occurred_at,
+        now=recorded_at or occurred_at,
         **kwargs,
     )
     return violation

@@ -658,3 +658,106 @@ def test_two_owners_filing_at_once_make_one_appeal(media_files):
     ]
     assert Appeal.objects.count() == 1 and AppealEvidence.objects.count() == 1
     assert media_files() == [Appeal.objects.get().evidence.get().file.name]
+
+
+# --- The window runs from when the violation was recorded -------------------------------------------
+
+
+def test_a_complaint_upheld_a_week_after_it_was_opened_can_still_be_appealed(
+    funded_store, owner, reviewer, appeal_factory
+):
+    from complaints.services import complaint_start_review, complaint_uphold
+    from tests.complaints.factories import open_complaint
+
+    # given a complaint opened on Monday and upheld ten days later
+    complaint = open_complaint(funded_store, actor=reviewer, now=OCCURRED)
+    complaint_start_review(complaint=complaint, actor=reviewer, now=OCCURRED + timedelta(days=1))
+    upheld_at = OCCURRED + timedelta(days=10)
+    complaint = complaint_uphold(complaint=complaint, actor=reviewer, reason="Fake", now=upheld_at)
+    violation = complaint.violation
+
+    # then the violation is dated when the complaint was opened, but recorded when it was upheld
+    assert (violation.occurred_at, violation.created_at) == (OCCURRED, upheld_at)
+
+    # when the owner appeals six days after the decision (16 days after the complaint was opened)
+    appeal = appeal_factory(violation, owner, now=upheld_at + timedelta(days=6, hours=23))
+
+    # then the appeal is filed: the window is the seven days after the violation was recorded
+    assert (appeal.number, appeal.status) == (1, "submitted")
+
+
+def test_the_window_closes_seven_days_after_the_violation_was_recorded(
+    funded_store, owner, violation_factory, appeal_factory
+):
+    # given a late-dispatch-like violation whose check recorded it three days after it occurred
+    recorded = OCCURRED + timedelta(days=3)
+    violation = violation_factory(funded_store, occurred_at=OCCURRED, recorded_at=recorded)
+    before = state(violation)
+
+    # when the owner appeals exactly seven days after it was recorded
+    with pytest.raises(TransitionRefused) as refused:
+        appeal_factory(violation, owner, now=recorded + timedelta(days=7))
+
+    # then it is refused with the closing time, and nothing changed
+    assert refused.value.messages == [
+        "The appeal window closed on 2026-11-26 10:00 (7 days after the violation)."
+    ]
+    assert state(violation) == before
+    # a moment earlier (ten days after it occurred) it is accepted
+    assert (
+        appeal_factory(violation, owner, now=recorded + timedelta(days=7) - timedelta(minutes=1)).number == 1
+    )
+
+
+# --- Revoke after an upheld complaint: the refund and compensations come back too ----------------------
+
+
+@pytest.mark.parametrize("completed", [False, True], ids=["shipped", "completed"])
+def test_an_approved_appeal_after_an_upheld_complaint_with_extra_compensation_returns_everything(
+    completed, funded_store, owner, reviewer, appeal_factory
+):
+    from complaints.models import ComplaintKind
+    from complaints.services import complaint_start_review, complaint_uphold
+    from tests.complaints.factories import completed_order, open_complaint, shipped_order
+
+    # given a ¥100 order (shipped, or completed and settled) and the store's ledgers before any complaint
+    order = completed_order(funded_store) if completed else shipped_order(funded_store)
+    before = ledgers(funded_store)
+    assert (before["deposit"], before["general_points"], before["compensation_paid"]) == (
+        Decimal("2000.00"),
+        0,
+        Decimal("0"),
+    )
+
+    # when a wrong-goods complaint is upheld with a refund and ¥50 extra compensation
+    complaint = open_complaint(
+        funded_store,
+        kind=ComplaintKind.NOT_AS_DESCRIBED,
+        sub_kind="different_item",
+        order=order,
+        actor=reviewer,
+    )
+    complaint_start_review(complaint=complaint, actor=reviewer)
+    complaint = complaint_uphold(
+        complaint=complaint, actor=reviewer, reason="Towel instead of a phone", compensation=Decimal("50")
+    )
+
+    # then it costs 4 points, the ¥30 rule compensation and the ¥50 extra (and the ¥100 refund from the
+    # deposit when the order was completed)
+    upheld = ledgers(funded_store)
+    paid = Decimal("180.00") if completed else Decimal("80.00")
+    assert (upheld["deposit"], upheld["general_points"], upheld["compensation_paid"]) == (
+        Decimal("2000.00") - paid,
+        4,
+        paid,
+    )
+
+    # when the owner's appeal is approved
+    appeal = appeal_factory(complaint.violation, owner)
+    decided(appeal, reviewer, approve=True)
+
+    # then every ledger and point total is back where it was
+    assert ledgers(funded_store) == before
+    assert DepositEntry.objects.filter(account__store=funded_store, kind="reversal").count() == (
+        3 if completed else 2
+    )

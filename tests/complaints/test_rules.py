@@ -235,7 +235,7 @@ def test_appeal_chance_follows_the_windows_and_the_cap():
     def chance(*appeals, now, status="active"):
         return appeal_chance(
             violation_status=status,
-            occurred_at=occurred,
+            recorded_at=occurred,
             appeals=appeals,
             now=now,
             rules=rules,

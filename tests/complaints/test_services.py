@@ -8,7 +8,14 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from complaints.models import Complaint, ComplaintEvent, ComplaintKind, ComplaintStatus, Notification
+from complaints.models import (
+    Complaint,
+    ComplaintEvent,
+    ComplaintKind,
+    ComplaintStatus,
+    NotAsDescribed,
+    Notification,
+)
 from complaints.selectors import complaint_queue, notifications_for
 from complaints.services import (
     VIOLATION_TYPE_FOR_KIND,
@@ -21,7 +28,7 @@ from complaints.services import (
 )
 from merchants.errors import ActionForbidden, DomainError, TransitionRefused
 from merchants.models import DepositEntry, PointEntry, Violation
-from merchants.selectors import deposit_balance
+from merchants.selectors import deposit_balance, point_totals
 from orders.models import Fulfilment, OrderStatus
 from tests.complaints.factories import jpeg, open_complaint, shipped_order
 from tests.merchants.factories import MembershipFactory, UserFactory
@@ -35,16 +42,65 @@ def events(complaint):
     )
 
 
-@pytest.mark.parametrize("kind", ComplaintKind.values)
+# What an upheld complaint about a shipped order of ¥100 costs a store with a ¥2,000 deposit, by kind (and
+# sub-kind): the violation type, the points on each ledger, and each deposit entry of the violation. From the
+# seeded rule table: counterfeit 12 serious points and a ¥10,000 deduction; not as described (every sub-kind is
+# a fraudulent dispatch, RULES §4) 4 general points and 30% compensation (min 10, max 500); false dispatch 2
+# points and 25% (min 5, max 100); customer service 2 points; the others a reviewer's manual violation.
+ROUND_TRIPS = [
+    (ComplaintKind.COUNTERFEIT, "", "counterfeit", (0, 12), [("deduction", "-10000.00")]),
+    (
+        ComplaintKind.NOT_AS_DESCRIBED,
+        "different_item",
+        "not_as_described",
+        (4, 0),
+        [("compensation", "-30.00")],
+    ),
+    (ComplaintKind.NOT_AS_DESCRIBED, "lower_value", "not_as_described", (4, 0), [("compensation", "-30.00")]),
+    (
+        ComplaintKind.NOT_AS_DESCRIBED,
+        "missing_parts",
+        "not_as_described",
+        (4, 0),
+        [("compensation", "-30.00")],
+    ),
+    (ComplaintKind.FALSE_DISPATCH, "", "false_dispatch", (2, 0), [("compensation", "-25.00")]),
+    (ComplaintKind.LOGISTICS, "", "manual", (0, 0), []),
+    (ComplaintKind.CUSTOMER_SERVICE, "", "negative_service", (2, 0), []),
+    (ComplaintKind.PRODUCT_QUALITY, "", "manual", (0, 0), []),
+    (ComplaintKind.OTHER, "", "manual", (0, 0), []),
+]
+
+
+def test_every_kind_and_sub_kind_has_a_round_trip():
+    assert {kind for kind, *_rest in ROUND_TRIPS} == set(ComplaintKind.values)
+    assert {sub for kind, sub, *_rest in ROUND_TRIPS if kind == ComplaintKind.NOT_AS_DESCRIBED} == set(
+        NotAsDescribed.values
+    )
+
+
+@pytest.mark.parametrize(("kind", "sub_kind", "type_code", "points", "entries"), ROUND_TRIPS)
 def test_round_trip_for_each_kind(
-    kind, funded_store, owner, cs_user, reviewer, django_capture_on_commit_callbacks
+    kind,
+    sub_kind,
+    type_code,
+    points,
+    entries,
+    funded_store,
+    owner,
+    cs_user,
+    reviewer,
+    django_capture_on_commit_callbacks,
 ):
+    # given a shipped ¥100 order of a store holding ¥2,000, and its owner's e-mail address
     owner.email = "owner@example.com"
     owner.save()
     order = shipped_order(funded_store)
-    balance_before = deposit_balance(store=funded_store)
+    assert (order.amount_paid, deposit_balance(store=funded_store)) == (Decimal("100.00"), Decimal("2000.00"))
+
+    # when the complaint is opened, asked about, answered by customer service and upheld
     with django_capture_on_commit_callbacks(execute=True):
-        complaint = open_complaint(funded_store, kind=kind, order=order, actor=reviewer)
+        complaint = open_complaint(funded_store, kind=kind, sub_kind=sub_kind, order=order, actor=reviewer)
         complaint_assign(complaint=complaint, assignee=reviewer, actor=reviewer)
         complaint_request_info(
             complaint=complaint, actor=reviewer, reason="Please send the waybill and photos."
@@ -57,8 +113,9 @@ def test_round_trip_for_each_kind(
         )
         complaint = complaint_uphold(complaint=complaint, actor=reviewer, reason="Photos show another item.")
 
+    # then it is upheld with its history, one violation of the kind's type, and the buyer refunded
     complaint.refresh_from_db()
-    assert complaint.status == ComplaintStatus.UPHELD
+    assert (complaint.status, complaint.sub_kind) == (ComplaintStatus.UPHELD, sub_kind)
     assert (complaint.decided_by, complaint.decision_reason) == (reviewer, "Photos show another item.")
     assert events(complaint) == [
         ("opened", "", "open"),
@@ -69,17 +126,32 @@ def test_round_trip_for_each_kind(
     ]
     violation = Violation.objects.get(cause_kind="complaint", cause_id=str(complaint.pk))
     assert complaint.violation == violation
-    assert violation.violation_type.code == VIOLATION_TYPE_FOR_KIND[kind]
+    assert violation.violation_type.code == type_code == VIOLATION_TYPE_FOR_KIND[kind]
     assert violation.recorded_by == reviewer
     assert complaint.evidence.get().party == "seller"
     order.refresh_from_db()
-    assert order.status == OrderStatus.REFUNDED
-    assert complaint.order_refunded is True
-    deducted = violation.violation_type.deposit_deduction
-    compensated = -sum(
-        e.amount for e in DepositEntry.objects.filter(cause_key=f"violation:{violation.pk}:compensation")
+    assert (order.status, complaint.order_refunded, complaint.deposit_refund) == (
+        OrderStatus.REFUNDED,
+        True,
+        None,
     )
-    assert deposit_balance(store=funded_store) == balance_before - deducted - compensated
+    # and the points and deposit entries are exactly the rule table's
+    assert point_totals(store=funded_store, year=violation.point_year) == {
+        "general": points[0],
+        "serious": points[1],
+    }
+    assert sorted(
+        (entry.kind, str(entry.amount))
+        for entry in DepositEntry.objects.filter(account__store=funded_store).exclude(kind="top_up")
+    ) == sorted(entries)
+    assert all(
+        entry.cause_key.startswith(f"violation:{violation.pk}:")
+        for entry in DepositEntry.objects.filter(account__store=funded_store).exclude(kind="top_up")
+    )
+    assert deposit_balance(store=funded_store) == Decimal("2000.00") + sum(
+        (Decimal(amount) for _kind, amount in entries), Decimal("0")
+    )
+    # and the owner was told at each step, on the dashboard and by e-mail
     assert list(Notification.objects.filter(store=funded_store).values_list("kind", flat=True)) == [
         "complaint_decided",
         "information_requested",
@@ -91,6 +163,33 @@ def test_round_trip_for_each_kind(
         f"[{funded_store.code}] complaint decided",
     ]
     assert all(m.to == ["owner@example.com"] for m in mail.outbox)
+
+
+@pytest.mark.parametrize(
+    ("amount", "compensation"),
+    [("20.00", "10.00"), ("100.00", "30.00"), ("1001.00", "300.00"), ("2000.00", "500.00")],
+)
+@pytest.mark.parametrize("sub_kind", NotAsDescribed.values)
+def test_not_as_described_carries_the_fraudulent_dispatch_compensation(
+    sub_kind, amount, compensation, funded_store, reviewer
+):
+    # given a shipped order of the amount
+    order = shipped_order(funded_store, amount=amount)
+    complaint = open_complaint(
+        funded_store, kind=ComplaintKind.NOT_AS_DESCRIBED, sub_kind=sub_kind, order=order, actor=reviewer
+    )
+    complaint_start_review(complaint=complaint, actor=reviewer)
+
+    # when the complaint is upheld, with no hand-typed compensation
+    complaint = complaint_uphold(complaint=complaint, actor=reviewer, reason="Empty box on the video")
+
+    # then the buyer gets 30% of the amount paid, at least 10 and at most 500, half up to whole yuan
+    entry = DepositEntry.objects.get(kind=DepositEntry.Kind.COMPENSATION, account__store=funded_store)
+    assert (entry.amount, entry.cause_key) == (
+        -Decimal(compensation),
+        f"violation:{complaint.violation_id}:compensation",
+    )
+    assert complaint.compensation is None  # nothing extra
 
 
 def test_upholding_twice_is_refused_and_records_one_violation(funded_store, reviewer, order):
@@ -130,8 +229,10 @@ def test_counterfeit_upheld_can_be_referred_and_pays_extra_compensation(funded_s
         refer_to_authorities=True,
     )
     assert complaint.referred_to_authorities is True
-    entry = DepositEntry.objects.get(cause_key=f"complaint:{complaint.pk}:compensation")
+    # booked as part of what the violation caused, so a revoke gives it back
+    entry = DepositEntry.objects.get(cause_key=f"violation:{complaint.violation_id}:complaint-compensation")
     assert (entry.kind, entry.amount) == (DepositEntry.Kind.COMPENSATION, Decimal("-300.00"))
+    assert complaint.compensation == Decimal("300.00")
 
 
 def test_only_counterfeit_can_be_referred(funded_store, reviewer, order, snapshot):
@@ -153,8 +254,68 @@ def test_an_unshipped_order_is_not_refunded_but_the_violation_stands(funded_stor
     complaint_start_review(complaint=complaint, actor=reviewer)
     complaint = complaint_uphold(complaint=complaint, actor=reviewer, reason="Rude reply")
     order.refresh_from_db()
-    assert (order.status, complaint.order_refunded) == (OrderStatus.PAID, False)
+    assert (order.status, complaint.order_refunded, complaint.deposit_refund) == (
+        OrderStatus.PAID,
+        False,
+        None,
+    )
     assert complaint.violation.violation_type.code == "negative_service"
+    # the decision says why nothing was refunded
+    upheld = ComplaintEvent.objects.get(complaint=complaint, kind="upheld")
+    assert (upheld.data["refunded"], upheld.data["not_refunded"], upheld.data["deposit_refund"]) == (
+        False,
+        "paid",
+        None,
+    )
+
+
+def test_a_completed_order_is_refunded_from_the_deposit(funded_store, reviewer):
+    from tests.complaints.factories import completed_order
+
+    # given a completed ¥100 order: the order itself can no longer be refunded
+    order = completed_order(funded_store)
+    assert order.status == OrderStatus.COMPLETED
+    complaint = open_complaint(
+        funded_store,
+        kind=ComplaintKind.NOT_AS_DESCRIBED,
+        sub_kind="missing_parts",
+        order=order,
+        actor=reviewer,
+    )
+    complaint_start_review(complaint=complaint, actor=reviewer)
+
+    # when it is upheld with a refund
+    complaint = complaint_uphold(complaint=complaint, actor=reviewer, reason="Half the set missing")
+
+    # then the buyer's ¥100 comes from the deposit beside the ¥30 compensation, both the violation's
+    order.refresh_from_db()
+    assert order.status == OrderStatus.COMPLETED
+    assert (complaint.order_refunded, complaint.deposit_refund) == (False, Decimal("100.00"))
+    violation = complaint.violation
+    assert sorted(
+        DepositEntry.objects.filter(account__store=funded_store)
+        .exclude(kind="top_up")
+        .values_list("kind", "amount", "cause_key")
+    ) == [
+        ("compensation", Decimal("-100.00"), f"violation:{violation.pk}:complaint-refund"),
+        ("compensation", Decimal("-30.00"), f"violation:{violation.pk}:compensation"),
+    ]
+    assert deposit_balance(store=funded_store) == Decimal("1870.00")
+    upheld = ComplaintEvent.objects.get(complaint=complaint, kind="upheld")
+    assert (upheld.data["refunded"], upheld.data["deposit_refund"]) == (False, "100.00")
+
+
+def test_a_completed_order_is_not_refunded_when_the_reviewer_says_no(funded_store, reviewer):
+    from tests.complaints.factories import completed_order
+
+    order = completed_order(funded_store)
+    complaint = open_complaint(funded_store, kind=ComplaintKind.CUSTOMER_SERVICE, order=order, actor=reviewer)
+    complaint_start_review(complaint=complaint, actor=reviewer)
+
+    complaint = complaint_uphold(complaint=complaint, actor=reviewer, reason="Rude reply", refund=False)
+
+    assert (complaint.order_refunded, complaint.deposit_refund) == (False, None)
+    assert deposit_balance(store=funded_store) == Decimal("2000.00")
 
 
 # --- The reviewer queue -----------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from complaints.models import Complaint, ComplaintKind, ComplaintStatus
+from complaints.models import Complaint, ComplaintKind, ComplaintStatus, Notification
 from inspections.models import InspectionStatus
 from merchants.dashboard import seller_dashboard, trend_days
 from merchants.models import StoreScore
@@ -91,6 +91,17 @@ def busy_store(store, *, orders=3, now=None):
         cause_id=f"dash-{store.pk}",
         occurred_at=now - timedelta(days=2),
     )
+    Notification.objects.bulk_create(
+        Notification(
+            store=store,
+            kind=Notification.Kind.COMPLAINT_OPENED,
+            text="New complaint #%(id)s: %(kind)s.",
+            params={"id": i, "kind": "counterfeit"},
+            created_at=now - timedelta(minutes=i),
+            read_at=now if i % 2 else None,
+        )
+        for i in range(orders * 4)
+    )
 
 
 @pytest.fixture
@@ -165,8 +176,8 @@ def test_the_history_is_the_members_store_only(seller_client, funded_store, stor
 
 
 def test_the_todos_count_each_kind_with_its_nearest_deadline_and_a_countdown(seller_client, funded_store):
-    now = timezone.now()
-    busy_store(funded_store, now=now)
+    busy_store(funded_store)
+    now = timezone.now()  # after the violation was recorded: its appeal window is open
 
     todos = {t.key: t for t in store_todos(store=funded_store, now=now)}
 
@@ -182,47 +193,83 @@ def test_the_todos_count_each_kind_with_its_nearest_deadline_and_a_countdown(sel
         "complaints_to_answer",  # then by the nearest deadline: 5 h
         "orders_to_ship",  # 38 h
         "retest_windows",  # 2 d 3 h
-        "appeal_windows",  # 5 d
+        "appeal_windows",  # 7 d after it was recorded
     ]
     assert todos["orders_overdue"].overdue and todos["orders_overdue"].countdown.startswith("overdue by 12 h")
     assert todos["complaints_to_answer"].countdown in ("due in 5 h", "due in 4 h 59 min")
     assert todos["complaints_to_answer"].due_soon
     assert todos["retest_windows"].countdown in ("due in 2 d 3 h", "due in 2 d 2 h")
-    # the window closes 7 days (appeal_window_days) after the violation, which occurred 2 days before now
-    assert todos["appeal_windows"].deadline == now - timedelta(days=2) + timedelta(days=7)
-    assert todos["appeal_windows"].countdown == "due in 5 d"
+    (violation,) = funded_store.violations.all()
+    assert todos["appeal_windows"].deadline == violation.created_at + timedelta(days=7)
     page = seller_client.get(reverse("dashboard", args=[funded_store.code])).content.decode()
     assert 'id="todo-orders_to_ship"' in page and "Orders to ship" in page
     assert reverse("order-list", args=[funded_store.code]) + "?status=paid" in page
     assert reverse("violations", args=[funded_store.code]) in page
 
 
-def test_the_appeal_window_closes_seven_days_after_the_violation(funded_store):
-    occurred = timezone.now() - timedelta(days=2)
+def test_the_appeal_window_closes_seven_days_after_the_violation_was_recorded(funded_store):
+    # given a violation that occurred ten days ago and was recorded two days ago (a complaint decided late)
+    now = timezone.now()
+    recorded = now - timedelta(days=2)
     violation_record(
         store=funded_store,
         type_code="negative_service",
         cause_kind="manual",
         cause_id="w1",
-        occurred_at=occurred,
+        occurred_at=now - timedelta(days=10),
+        now=recorded,
     )
-    (todo,) = store_todos(store=funded_store, now=timezone.now())
-    assert (todo.key, todo.count, todo.deadline) == ("appeal_windows", 1, occurred + timedelta(days=7))
-    assert store_todos(store=funded_store, now=occurred + timedelta(days=7, seconds=1)) == []
+
+    # when the owner's to-dos are listed
+    (todo,) = store_todos(store=funded_store, now=now, role="owner")
+
+    # then the window closes seven days after it was recorded, and not a moment later
+    assert (todo.key, todo.count, todo.deadline) == ("appeal_windows", 1, recorded + timedelta(days=7))
+    assert store_todos(store=funded_store, now=recorded + timedelta(days=7), role="owner") == []
+
+
+def test_after_a_rejection_the_second_window_is_a_todo_until_fifteen_days_after_it(funded_store):
+    from complaints.services import appeal_reject, appeal_review_start
+    from tests.complaints.factories import file_appeal, record_violation
+    from tests.merchants.factories import UserFactory
+
+    # given a violation recorded 6 days ago whose first appeal was rejected 5 days ago
+    now = timezone.now()
+    reviewer = UserFactory(is_staff=True, is_superuser=True)
+    owner = MembershipFactory(store=funded_store, role="owner").user
+    violation = record_violation(funded_store, occurred_at=now - timedelta(days=6))
+    appeal = file_appeal(violation, owner, now=now - timedelta(days=5, hours=12))
+    appeal_review_start(appeal=appeal, actor=reviewer, now=now - timedelta(days=5, hours=6))
+    rejected_at = now - timedelta(days=5)
+    appeal_reject(appeal=appeal, actor=reviewer, reason="No proof.", now=rejected_at)
+
+    # when the to-dos are listed now, and after the first window would have closed
+    (todo,) = store_todos(store=funded_store, now=now, role="owner")
+    (later,) = store_todos(store=funded_store, now=now + timedelta(days=9), role="owner")
+
+    # then the second window counts, closing 15 days after the rejection, and then it is gone
+    assert (todo.key, todo.count, todo.deadline) == ("appeal_windows", 1, rejected_at + timedelta(days=15))
+    assert (later.count, later.deadline) == (1, rejected_at + timedelta(days=15))
+    assert store_todos(store=funded_store, now=rejected_at + timedelta(days=15), role="owner") == []
 
 
 def test_a_role_sees_only_the_todos_it_may_act_on(funded_store):
     busy_store(funded_store)
-    keys = {t.key for t in store_todos(store=funded_store, now=timezone.now(), role="customer_service")}
-    assert keys == {
+    now = timezone.now()
+    everything = {
         "orders_overdue",
         "orders_to_ship",
         "complaints_to_answer",
         "retest_windows",
         "appeal_windows",
     }
+    assert {t.key for t in store_todos(store=funded_store, now=now, role="owner")} == everything
+    # only owners appeal: operators and customer service do not see the appeal windows
+    for role in ("operator", "customer_service"):
+        keys = {t.key for t in store_todos(store=funded_store, now=now, role=role)}
+        assert keys == everything - {"appeal_windows"}, role
     # a role unknown to the table sees nothing it needs a capability for
-    assert store_todos(store=funded_store, now=timezone.now(), role="nobody") == []
+    assert store_todos(store=funded_store, now=now, role="nobody") == []
 
 
 def test_countdown_wording():
@@ -267,15 +314,16 @@ def test_the_dashboard_costs_a_fixed_number_of_queries_with_90_days_of_history(
 
 # session and user (2), membership with its store (1), the store's live restrictions (1), listing counts (1),
 # deposit (account, balance, categories, default base deposit: 4), grace hours (1), sanctions (1), rules
-# exam (1), the rule table's score numbers (1), score history (1), to-dos (appeal rule and violations 2, orders 1, complaints 1, inspections 1),
-# the base page's store switcher (1), the session saved (savepoint, update, release: 3).
-DASHBOARD_QUERIES = 23
+# exam (1), the rule table's score numbers (1), score history (1), to-dos (appeal rules and the two windows 3,
+# orders 1, complaints 1, inspections 1), notifications (the latest 1, the unread count 1), the base page's
+# store switcher (1), the session saved (savepoint, update, release: 3).
+DASHBOARD_QUERIES = 26
 
 
 def test_seller_dashboard_selector_reads_one_history_query(funded_store, django_assert_num_queries):
     fill_history(funded_store)
-    # the rule table's score numbers, the history, then the to-do sources (two for the appeal windows)
-    with django_assert_num_queries(2 + 5):
+    # the rule table's score numbers, the history, then the to-do sources (three for the appeal windows)
+    with django_assert_num_queries(2 + 6):
         dashboard = seller_dashboard(store=funded_store, role="owner", days=90)
     assert dashboard.score.score == Decimal("80")
     assert (dashboard.start, dashboard.end) == (yesterday() - timedelta(days=89), yesterday())
@@ -363,3 +411,93 @@ def test_a_lowered_floor_can_be_stored(funded_store):
         service=Decimal("0"),
     )
     assert StoreScore.objects.get(pk=row.pk).score == Decimal("40.00")
+
+
+def test_the_dashboard_shows_the_stores_notifications_unread_first_and_marks_them_read(
+    client, funded_store, store_factory, django_capture_on_commit_callbacks
+):
+    from complaints.services import (
+        complaint_dismiss,
+        complaint_open,
+        complaint_request_info,
+        complaint_start_review,
+    )
+    from tests.merchants.factories import UserFactory
+
+    # given a new complaint, a request for the seller's reply, and a decision on an earlier one
+    reviewer = UserFactory(is_staff=True, is_superuser=True)
+    owner = MembershipFactory(store=funded_store, role="owner").user
+    now = timezone.now()
+    decided = complaint_open(
+        store=funded_store,
+        kind="other",
+        source="buyer",
+        statement="Late.",
+        actor=reviewer,
+        now=now - timedelta(hours=3),
+    )
+    complaint_start_review(complaint=decided, actor=reviewer, now=now - timedelta(hours=3))
+    complaint_dismiss(
+        complaint=decided, actor=reviewer, reason="Delivered on time.", now=now - timedelta(hours=2)
+    )
+    asked = complaint_open(
+        store=funded_store,
+        kind="counterfeit",
+        source="regulator_12315",
+        statement="Fake.",
+        actor=reviewer,
+        now=now - timedelta(hours=1),
+    )
+    complaint_request_info(
+        complaint=asked, actor=reviewer, reason="Send invoices.", now=now - timedelta(minutes=30)
+    )
+    Notification.objects.filter(
+        store=funded_store, created_at__lte=now - timedelta(hours=2, minutes=30)
+    ).update(read_at=now - timedelta(hours=2, minutes=30))  # the first complaint's opening was seen already
+    # and another store's notification
+    other = store_factory()
+    complaint_open(store=other, kind="other", source="buyer", statement="Hidden.", actor=reviewer)
+    client.force_login(owner)
+    url = reverse("dashboard", args=[funded_store.code])
+
+    # when the owner opens the dashboard
+    page = client.get(url).content.decode()
+
+    # then the store's notifications show, unread first then newest, with links and the unread count
+    (feed,) = client.get(url).context["notice_feeds"]
+    assert (feed.key, feed.unread) == ("complaints", 3)
+    assert [(n.kind, n.unread) for n in feed.notices] == [
+        ("information_requested", True),
+        ("complaint_opened", True),
+        ("complaint_decided", True),
+        ("complaint_opened", False),
+    ]
+    assert feed.notices[0].message.startswith(f"Complaint #{asked.pk}: the platform asks for your reply by ")
+    assert (
+        f'<a href="/s/{funded_store.code}/complaints/{asked.pk}/">New complaint #{asked.pk}: counterfeit.</a>'
+        in page
+    )
+    assert "3 unread" in page and "Hidden." not in page
+    assert f'action="/s/{funded_store.code}/notifications/read/"' in page
+
+    # when the owner marks them read
+    response = client.post(reverse("notifications-read", args=[funded_store.code]))
+
+    # then the dashboard shows them all read, and the other store's stays unread
+    assert response.status_code == 302 and response["Location"] == url
+    (feed,) = client.get(url).context["notice_feeds"]
+    assert feed.unread == 0 and not any(n.unread for n in feed.notices)
+    page = client.get(url).content.decode()
+    assert "unread" not in page and "/notifications/read/" not in page
+    assert Notification.objects.filter(store=other, read_at__isnull=True).count() == 1
+
+
+def test_the_dashboard_shows_the_latest_ten_notifications_and_counts_every_unread_one(client, funded_store):
+    owner = MembershipFactory(store=funded_store, role="customer_service").user
+    busy_store(funded_store, orders=5)  # 20 notifications, 10 unread
+    client.force_login(owner)
+
+    (feed,) = client.get(reverse("dashboard", args=[funded_store.code])).context["notice_feeds"]
+
+    assert (len(feed.notices), feed.unread) == (10, 10)
+    assert all(n.unread for n in feed.notices)

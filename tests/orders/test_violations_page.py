@@ -36,6 +36,7 @@ def test_violations_link_their_order_and_show_compensation_deduction_and_appeal_
         cause_kind="contact",
         cause_id="call-1",
         occurred_at=timezone.now() - timedelta(days=8),
+        now=timezone.now() - timedelta(days=8),  # recorded then: its appeal window has closed
     )
     revoked, _ = violation_record(
         store=funded_store, type_code="negative_service", cause_kind="manual", cause_id="m1"
