@@ -8,9 +8,11 @@ from __future__ import annotations
 import calendar
 import random
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Protocol, TypeVar
 
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
@@ -200,6 +202,31 @@ def compensation_amount(
     """rate × amount paid, at least `minimum`, at most `maximum`, rounded half-up to whole yuan."""
     raw = (amount_paid * rate).quantize(Decimal("1"), rounding=ROUND_HALF_UP)
     return money(min(max(raw, minimum), maximum))
+
+
+class PromiseRange(Protocol):
+    """A compensation row's promise range: hours in (promised_hours_min, promised_hours_max]."""
+
+    promised_hours_min: int
+    promised_hours_max: int | None
+
+
+RangeT = TypeVar("RangeT", bound=PromiseRange)
+
+
+def compensation_rule_for(rules: Sequence[RangeT], hours: Decimal | int | None) -> RangeT | None:
+    """The row whose promise range holds `hours`: ranges are (lower, upper], so a 48-hour promise is in
+    "up to 48" and not in "48 to 240"; no upper bound means no limit. A lower bound of 0 also holds 0 (a type
+    whose compensation does not depend on the promise is judged with no hours). Overlapping rows (a table
+    edited badly): the one with the highest lower bound, the narrowest."""
+    hours = Decimal(hours or 0)
+    fitting = [
+        rule
+        for rule in rules
+        if (hours > rule.promised_hours_min or rule.promised_hours_min == 0)
+        and (rule.promised_hours_max is None or hours <= rule.promised_hours_max)
+    ]
+    return max(fitting, key=lambda rule: rule.promised_hours_min, default=None)
 
 
 @dataclass(frozen=True)

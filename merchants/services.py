@@ -67,6 +67,7 @@ from merchants.rules import (
     ScreeningHit,
     admission_refusals,
     compensation_amount,
+    compensation_rule_for,
     exam_draw,
     exam_passed,
     exam_score,
@@ -1649,16 +1650,6 @@ class ViolationCause:
     points: int | None = None  # None: the type's points
 
 
-def _compensation_rule_for(rules: list[CompensationRule], hours: int) -> CompensationRule | None:
-    fitting = [
-        rule
-        for rule in rules
-        if rule.promised_hours_min <= hours
-        and (rule.promised_hours_max is None or hours <= rule.promised_hours_max)
-    ]
-    return max(fitting, key=lambda rule: rule.promised_hours_min, default=None)
-
-
 def violation_record(
     *,
     store: Store,
@@ -1777,7 +1768,7 @@ def violations_record_many(
         outflows = []
         if deduction > 0:
             outflows.append((DepositEntry.Kind.DEDUCTION, deduction, "deduction"))
-        rule = _compensation_rule_for(compensation_rules, cause.promised_hours or 0)
+        rule = compensation_rule_for(compensation_rules, cause.promised_hours)
         if rule is not None and cause.amount_paid is not None:
             amount = compensation_amount(
                 amount_paid=cause.amount_paid, rate=rule.rate, minimum=rule.minimum, maximum=rule.maximum

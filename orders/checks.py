@@ -25,7 +25,7 @@ from merchants.models import Listing, Sanction, Violation
 from merchants.selectors import rule_decimals
 from merchants.services import ViolationCause, listing_late_rate_escalate, violations_record_many
 from orders.models import Fulfilment, Order, OrderLine, OrderStatus, Shipment, TrackingAnomaly
-from orders.rules import LateRateDay, LateRateRules, late_rate_escalation
+from orders.rules import LateRateDay, LateRateRules, late_rate_escalation, promised_hours
 
 BATCH = 2000  # causes per transaction
 
@@ -59,10 +59,6 @@ def _without_violation(queryset: QuerySet, *, type_code: str, cause_kind: str, s
         violation_type__code=type_code, cause_kind=cause_kind, cause_id=cause_id
     )
     return queryset.exclude(Exists(recorded))
-
-
-def _promised_hours(paid_at: datetime, deadline: datetime) -> int:
-    return round((deadline - paid_at).total_seconds() / 3600)
 
 
 def _record(type_code: str, causes: Iterable[ViolationCause], *, now: datetime) -> int:
@@ -143,7 +139,7 @@ def late_dispatch_check(*, now: datetime | None = None) -> LateDispatchResult:
                         cause_label=f"{order_no} #{strike}",
                         occurred_at=deadline + offset,
                         amount_paid=amount if strike == 1 else None,
-                        promised_hours=_promised_hours(paid_at, deadline),
+                        promised_hours=promised_hours(paid_at=paid_at, deadline=deadline),
                     )
 
             result.strikes += _record("late_dispatch", strikes(unshipped), now=now)
@@ -164,7 +160,7 @@ def late_dispatch_check(*, now: datetime | None = None) -> LateDispatchResult:
                     cause_label=order_no,
                     occurred_at=deadline + out_of_stock_at,
                     amount_paid=amount,
-                    promised_hours=_promised_hours(paid_at, deadline),
+                    promised_hours=promised_hours(paid_at=paid_at, deadline=deadline),
                 )
                 for pk, store_id, order_no, paid_at, deadline, amount in due.values_list(
                     *ORDER_FIELDS

@@ -1,5 +1,6 @@
 """Pure rule arithmetic: no database."""
 
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
@@ -174,6 +175,56 @@ def test_compensation_always_within_bounds_and_whole_yuan(amount):
     )
     assert Decimal("3") <= value <= Decimal("50")
     assert value == value.to_integral_value()
+
+
+@dataclass(frozen=True)
+class CompensationRow:
+    promised_hours_min: int
+    promised_hours_max: int | None
+    rate: str
+
+
+# The seeded out-of-stock rows: "up to 48 hours" (1%) and "48 to 240 hours" (3%).
+OUT_OF_STOCK_ROWS = [CompensationRow(48, 240, "0.03"), CompensationRow(0, 48, "0.01")]
+
+
+@pytest.mark.parametrize(
+    "hours, rate",
+    [
+        (24, "0.01"),
+        (47, "0.01"),
+        (48, "0.01"),  # the lower bound of "48 to 240" is exclusive
+        (Decimal("48.01"), "0.03"),
+        (49, "0.03"),
+        (72, "0.03"),
+        (240, "0.03"),  # the upper bound is inclusive
+        (Decimal("240.01"), None),
+        (241, None),
+        (1000, None),
+    ],
+)
+def test_a_compensation_row_holds_the_promises_above_its_lower_bound_up_to_its_upper(hours, rate):
+    from merchants.rules import compensation_rule_for
+
+    # given the out-of-stock rows, when the row for a promise is picked
+    row = compensation_rule_for(OUT_OF_STOCK_ROWS, hours)
+    # then it is the one whose (lower, upper] range holds the promise, or none past the last
+    assert (row.rate if row else None) == rate
+
+
+def test_a_row_from_zero_without_an_upper_bound_holds_any_promise_and_none():
+    from merchants.rules import compensation_rule_for
+
+    # given a type that pays the same whatever the promise (false dispatch)
+    rows = [CompensationRow(0, None, "0.25")]
+    # then it is picked with no promise, a zero promise, and a long one
+    assert [compensation_rule_for(rows, hours) for hours in (None, 0, 72, 10**6)] == rows * 4
+
+
+def test_with_no_rows_there_is_no_compensation():
+    from merchants.rules import compensation_rule_for
+
+    assert compensation_rule_for([], 48) is None
 
 
 def test_ladder_steps_apply_once_when_first_reached():

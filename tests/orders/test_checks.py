@@ -81,3 +81,42 @@ def test_run_checks_runs_the_late_dispatch_check(funded_store, capsys):
         (order.dispatch_deadline + timedelta(hours=1)).isoformat(),
     )
     assert capsys.readouterr().out == "late_dispatch: strikes=1 out_of_stock=0\n"
+
+
+@pytest.mark.parametrize(
+    "amount, expected",
+    [
+        ("100.00", "-2.00"),  # 1% = 1 → the minimum 2 (the 48–240 h row would pay 3)
+        ("250.00", "-3.00"),  # 1% = 2.5 → half-up 3 (the 48–240 h row would pay 8)
+        ("9000.00", "-50.00"),  # 1% = 90 → the maximum 50
+    ],
+)
+def test_a_48_hour_promise_out_of_stock_is_compensated_as_up_to_48_hours(funded_store, amount, expected):
+    # given an order with a 48-hour promise, unshipped 48 hours after its deadline
+    order = make_order(
+        funded_store, paid_at=timezone.now() - timedelta(days=10), promise="48h", amount=amount
+    )
+    # when the check runs
+    assert late_dispatch_check(now=order.dispatch_deadline + timedelta(hours=48)).out_of_stock == 1
+    # then its out-of-stock compensation is that of promises up to 48 hours (1%, min 2, max 50)
+    out_of_stock = Violation.objects.get(violation_type__code="out_of_stock", cause_id=str(order.pk))
+    assert DepositEntry.objects.get(cause_key=f"violation:{out_of_stock.pk}:compensation").amount == Decimal(
+        expected
+    )
+
+
+def test_a_next_day_promise_paid_at_midnight_is_compensated_as_up_to_48_hours(funded_store):
+    from zoneinfo import ZoneInfo
+
+    # given a next-day order paid at midnight store time (a 48-hour promise), unshipped
+    midnight = (timezone.now() - timedelta(days=10)).astimezone(ZoneInfo("Asia/Shanghai"))
+    paid = midnight.replace(hour=0, minute=0, second=0, microsecond=0)
+    order = make_order(funded_store, paid_at=paid, promise="next_day", amount="250.00")
+    assert order.dispatch_deadline - order.paid_at == timedelta(hours=48)
+    # when it goes out of stock
+    late_dispatch_check(now=order.dispatch_deadline + timedelta(hours=48))
+    # then it is compensated 1% of 250 = 2.5 → 3, not 3% → 8
+    out_of_stock = Violation.objects.get(violation_type__code="out_of_stock", cause_id=str(order.pk))
+    assert DepositEntry.objects.get(cause_key=f"violation:{out_of_stock.pk}:compensation").amount == Decimal(
+        "-3.00"
+    )
