@@ -506,32 +506,47 @@ def sanction_lift(*, sanction: Sanction, actor, reason: str) -> Sanction:
     return sanction
 
 
-def sanction_expiry_check(*, now: datetime | None = None) -> int:
-    """Reinstate suspended stores whose suspension has ended. Returns how many were reinstated."""
+@dataclass
+class SanctionExpiryResult:
+    reinstated: int = 0
+    skipped: bool = False
+
+    def __str__(self):
+        skipped = " (another run holds the lock)" if self.skipped else ""
+        return f"reinstated={self.reinstated}{skipped}"
+
+
+def sanction_expiry_check(*, now: datetime | None = None) -> SanctionExpiryResult:
+    """Reinstate suspended stores whose suspension has ended. Single-flight (advisory lock); each store in
+    its own transaction, re-checked under its row lock."""
     now = now or timezone.now()
-    due = list(
-        Store.objects.filter(status=StoreStatus.SUSPENDED, suspended_until__lte=now).values_list(
-            "pk", flat=True
+    result = SanctionExpiryResult()
+    with single_flight("sanction_expiry_check") as acquired:
+        if not acquired:
+            result.skipped = True
+            return result
+        due = list(
+            Store.objects.filter(status=StoreStatus.SUSPENDED, suspended_until__lte=now).values_list(
+                "pk", flat=True
+            )
         )
-    )
-    done = 0
-    for store_id in due:
-        with transaction.atomic():
-            store = Store.objects.select_for_update().get(pk=store_id)
-            if (
-                store.status == StoreStatus.SUSPENDED
-                and store.suspended_until
-                and store.suspended_until <= now
-            ):
-                _transition(
-                    store,
-                    "reinstate",
-                    actor=None,
-                    reason=gettext_noop("Suspension ended"),
-                    event_kind="reinstated",
-                )
-                done += 1
-    return done
+        for store_id in due:
+            with transaction.atomic():
+                store = Store.objects.select_for_update().get(pk=store_id)
+                if (
+                    store.status == StoreStatus.SUSPENDED
+                    and store.suspended_until
+                    and store.suspended_until <= now
+                ):
+                    _transition(
+                        store,
+                        "reinstate",
+                        actor=None,
+                        reason=gettext_noop("Suspension ended"),
+                        event_kind="reinstated",
+                    )
+                    result.reinstated += 1
+    return result
 
 
 # --- Deposits -------------------------------------------------------------------------------------
