@@ -11,7 +11,9 @@ class ComplaintsConfig(AppConfig):
         from complaints.checks import complaint_reply_deadline_check, lost_contact_check
         from complaints.fraud import fraudulent_dispatch_check
         from complaints.scoring import complaint_score_figures
+        from complaints.selectors import complaint_cause_links, contact_cause_links, dispatch_day_cause_links
         from complaints.todos import complaint_todos
+        from merchants.causes import register_cause_link
         from merchants.checks import register_check
         from merchants.scoring import register_score_source
         from merchants.staff import ensure_staff_groups
@@ -20,6 +22,9 @@ class ComplaintsConfig(AppConfig):
         register_check("lost_contact", lambda now: str(lost_contact_check(now=now)))
         register_check("fraudulent_dispatch", lambda now: str(fraudulent_dispatch_check(now=now)))
         register_check("complaint_reply_deadline", lambda now: str(complaint_reply_deadline_check(now=now)))
+        register_cause_link("complaint", complaint_cause_links)
+        register_cause_link("contact", contact_cause_links)
+        register_cause_link("dispatch_day", dispatch_day_cause_links)
         register_score_source("complaints", complaint_score_figures)
         register_todo_source("complaints", complaint_todos)
         # The complaint permissions exist only after this app's post_migrate: give them to the groups then.
