@@ -236,6 +236,49 @@ class LadderStep:
     duration_days: int | None
 
 
+# The penalties each ladder knows how to apply (services.py applies them; anything else would do nothing).
+POINT_LADDER_PENALTIES = (
+    "warning",
+    "rules_exam",
+    "listing_block",
+    "order_restriction",
+    "suspension",
+    "clear_out",
+)
+OCCURRENCE_LADDER_PENALTIES = (
+    "warning",
+    "rules_exam",
+    "settlement_freeze",
+    "listing_block",
+    "order_restriction",
+    "withdrawal_hold",
+    "suspension",
+    "clear_out",
+)
+
+
+def ladder_step_problems(
+    *, penalties: str, duration_days: int | None, allowed: tuple[str, ...]
+) -> dict[str, list[str]]:
+    """What is wrong with a ladder step as typed, by field: penalty names the ladder does not know (a typo
+    would silently apply nothing), none at all, one twice, or a suspension without its length."""
+    names = [name.strip() for name in penalties.split(",") if name.strip()]
+    problems: dict[str, list[str]] = {}
+    unknown = [name for name in names if name not in allowed]
+    if not names:
+        problems["penalties"] = [_("Name at least one penalty.")]
+    elif unknown:
+        problems["penalties"] = [
+            _("Unknown penalty %(names)s; the ladder knows: %(allowed)s.")
+            % {"names": ", ".join(f"“{name}”" for name in unknown), "allowed": ", ".join(allowed)}
+        ]
+    elif len(set(names)) < len(names):
+        problems["penalties"] = [_("Name each penalty once.")]
+    if "suspension" in names and not duration_days:
+        problems["duration_days"] = [_("A suspension needs its duration in days.")]
+    return problems
+
+
 def ladder_steps_crossed(*, before: int, after: int, steps: list[LadderStep]) -> list[LadderStep]:
     """The steps whose threshold lies in (before, after]: each applies once, when first reached."""
     return [step for step in sorted(steps, key=lambda s: s.threshold) if before < step.threshold <= after]
