@@ -196,7 +196,7 @@ def explain(now) -> None:
     from django.db.models import F
 
     from merchants.selectors import rule_int
-    from orders.checks import _without_violation
+    from orders.checks import _without_violation, picked_up_late, shipped_late_since
     from orders.models import Order, Shipment
 
     lookback = timedelta(days=rule_int("engine_lookback_days"))
@@ -222,6 +222,18 @@ def explain(now) -> None:
                 first_pickup_at__isnull=True,
                 created_at__gte=now - lookback,
                 created_at__lte=now - timedelta(hours=24),
+            ),
+            type_code="tracking_overdue",
+            cause_kind="shipment",
+        ),
+        "shipped out of stock inside the look-back": _without_violation(
+            shipped_late_since(now=now, after=timedelta(hours=48), lookback=lookback),
+            type_code="out_of_stock",
+            cause_kind="order",
+        ),
+        "shipments picked up late inside the look-back": _without_violation(
+            picked_up_late(
+                Shipment.objects.filter(created_at__gte=now - lookback), after=timedelta(hours=24)
             ),
             type_code="tracking_overdue",
             cause_kind="shipment",

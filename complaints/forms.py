@@ -4,7 +4,7 @@ from django import forms
 from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 
-from complaints.models import AppealStatus, Complaint, ComplaintStatus
+from complaints.models import AppealStatus, Complaint, ComplaintKind, ComplaintStatus
 from complaints.uploads import ACCEPTED_LABEL, EVIDENCE_MAX_BYTES, EVIDENCE_MAX_FILES
 from merchants.models import ViolationType
 
@@ -12,6 +12,12 @@ from merchants.models import ViolationType
 class ComplaintFilterForm(forms.Form):
     status = forms.ChoiceField(
         label=_("Status"), choices=[("", _("All"))] + list(ComplaintStatus.choices), required=False
+    )
+    kind = forms.ChoiceField(
+        label=_("Kind"), choices=[("", _("All"))] + list(ComplaintKind.choices), required=False
+    )
+    dispatched_on = forms.DateField(
+        label=_("Order dispatched on"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
 
 

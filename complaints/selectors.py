@@ -3,12 +3,14 @@ member of (resolved by `merchants.selectors.membership_for_store`) or the user t
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db.models import DateTimeField, Exists, ExpressionWrapper, F, OuterRef, QuerySet, Value
 from django.http import Http404
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
 from complaints.models import (
@@ -21,6 +23,7 @@ from complaints.models import (
     CallAttempt,
     Complaint,
     ComplaintEvidence,
+    ComplaintKind,
     ComplaintStatus,
     Notification,
 )
@@ -40,8 +43,11 @@ from merchants.selectors import rule_decimals
 # --- Seller complaints ----------------------------------------------------------------------------
 
 
-def complaints_for_store(*, store: Store, status: str | None = None) -> QuerySet[Complaint]:
-    """The store's complaints — never the carrier desk's — those waiting for the seller first, by deadline."""
+def complaints_for_store(
+    *, store: Store, status: str | None = None, kind: str | None = None, dispatched_on: date | None = None
+) -> QuerySet[Complaint]:
+    """The store's complaints — never the carrier desk's — those waiting for the seller first, by deadline.
+    `dispatched_on`: about orders dispatched that day in the store's time zone (a fraudulent-dispatch day)."""
     qs = (
         Complaint.objects.filter(store=store, carrier_desk=False)
         .select_related("order", "listing")
@@ -49,6 +55,11 @@ def complaints_for_store(*, store: Store, status: str | None = None) -> QuerySet
     )
     if status:
         qs = qs.filter(status=status)
+    if kind:
+        qs = qs.filter(kind=kind)
+    if dispatched_on:
+        start = datetime.combine(dispatched_on, time(0), tzinfo=ZoneInfo(store.time_zone))
+        qs = qs.filter(order__dispatched_at__gte=start, order__dispatched_at__lt=start + timedelta(days=1))
     return qs
 
 
@@ -301,3 +312,48 @@ def appeal_evidence_for_store(*, store: Store, appeal_id: int, evidence_id: int)
 
 def appeal_timeline(*, appeal: Appeal) -> QuerySet[AppealEvent]:
     return appeal.events.order_by("created_at", "id")
+
+
+# --- Violation causes (registered with merchants.causes in ComplaintsConfig.ready) ----------------------
+# Each resolver reads only the store's own rows: a cause id of another store gets no link.
+
+
+def _ids(cause_ids: list[str]) -> list[int]:
+    return [int(cause_id) for cause_id in cause_ids if cause_id.isdigit()]
+
+
+def complaint_cause_links(store_code: str, cause_ids: list[str]) -> dict[str, str]:
+    """An upheld complaint's violation links to the complaint (cause id: the complaint's id)."""
+    found = Complaint.objects.filter(
+        pk__in=_ids(cause_ids), store__code=store_code, carrier_desk=False
+    ).values_list("pk", flat=True)
+    return {str(pk): reverse("complaint-detail", args=[store_code, pk]) for pk in found}
+
+
+def contact_cause_links(store_code: str, cause_ids: list[str]) -> dict[str, str]:
+    """A lost-contact violation links to the order's contacts, where the unanswered calls are (cause id: the
+    order's id)."""
+    from orders.models import Order
+
+    found = Order.objects.filter(pk__in=_ids(cause_ids), store__code=store_code).values_list("pk", flat=True)
+    return {str(pk): reverse("order-contacts", args=[store_code, pk]) for pk in found}
+
+
+def dispatch_day_cause_links(store_code: str, cause_ids: list[str]) -> dict[str, str]:
+    """A fraudulent-dispatch violation links to the complaints that made it: upheld, not as described, about
+    orders dispatched that day (cause id: `<store id>:<day>`)."""
+    store_id = Store.objects.filter(code=store_code).values_list("pk", flat=True).first()
+    links = {}
+    for cause_id in cause_ids:
+        owner, _sep, day = cause_id.partition(":")
+        if owner != str(store_id):
+            continue
+        try:
+            date.fromisoformat(day)
+        except ValueError:
+            continue
+        query = urlencode(
+            {"status": ComplaintStatus.UPHELD, "kind": ComplaintKind.NOT_AS_DESCRIBED, "dispatched_on": day}
+        )
+        links[cause_id] = f"{reverse('complaint-list', args=[store_code])}?{query}"
+    return links

@@ -78,10 +78,14 @@ def _with_countdown(complaints, now):
 class ComplaintListView(StoreMemberMixin, View):
     def get(self, request, store_code):
         filters = ComplaintFilterForm(request.GET or None)
-        status = filters.cleaned_data["status"] or None if filters.is_valid() else None
-        page = Paginator(complaints_for_store(store=self.store, status=status), PAGE_SIZE).get_page(
-            request.GET.get("page")
+        chosen = filters.cleaned_data if filters.is_valid() else {}
+        complaints = complaints_for_store(
+            store=self.store,
+            status=chosen.get("status") or None,
+            kind=chosen.get("kind") or None,
+            dispatched_on=chosen.get("dispatched_on"),
         )
+        page = Paginator(complaints, PAGE_SIZE).get_page(request.GET.get("page"))
         _with_countdown(page.object_list, timezone.now())
         query = request.GET.copy()
         query.pop("page", None)

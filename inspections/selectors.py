@@ -186,3 +186,18 @@ def retest_windows_open(*, store: Store, now: datetime | None = None) -> QuerySe
         .select_related("listing")
         .order_by("retest_deadline")
     )
+
+
+# --- Violation causes (registered with merchants.causes in InspectionsConfig.ready) ---------------------
+
+
+def inspection_cause_links(store_code: str, cause_ids: list[str]) -> dict[str, str]:
+    """A failed spot check's violation links to the inspection (cause id: the inspection's id), if the
+    seller may see it; another store's inspection gets no link."""
+    from django.urls import reverse
+
+    ids = [int(cause_id) for cause_id in cause_ids if cause_id.isdigit()]
+    found = Inspection.objects.filter(
+        pk__in=ids, store__code=store_code, status__in=SELLER_VISIBLE_STATUSES
+    ).values_list("pk", flat=True)
+    return {str(pk): reverse("inspection-detail", args=[store_code, pk]) for pk in found}

@@ -1709,7 +1709,7 @@ VIOLATION_REVOKE = ObjectAction(
 
 
 @admin.register(Violation)
-class ViolationAdmin(ServiceAddMixin, ObjectActionsMixin, admin.ModelAdmin):
+class ViolationAdmin(LargeTableMixin, ServiceAddMixin, ObjectActionsMixin, admin.ModelAdmin):
     list_display = (
         "store",
         "violation_type",
@@ -1789,7 +1789,7 @@ class ViolationTypeAdmin(admin.ModelAdmin):
 
 
 @admin.register(PointEntry)
-class PointEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class PointEntryAdmin(LargeTableMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("store", "ledger", "year", "points", "violation", "created_at")
     list_filter = ("ledger", "year")
     search_fields = ("store__code",)

@@ -8,9 +8,11 @@ from __future__ import annotations
 import calendar
 import random
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Protocol, TypeVar
 
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
@@ -202,11 +204,79 @@ def compensation_amount(
     return money(min(max(raw, minimum), maximum))
 
 
+class PromiseRange(Protocol):
+    """A compensation row's promise range: hours in (promised_hours_min, promised_hours_max]."""
+
+    promised_hours_min: int
+    promised_hours_max: int | None
+
+
+RangeT = TypeVar("RangeT", bound=PromiseRange)
+
+
+def compensation_rule_for(rules: Sequence[RangeT], hours: Decimal | int | None) -> RangeT | None:
+    """The row whose promise range holds `hours`: ranges are (lower, upper], so a 48-hour promise is in
+    "up to 48" and not in "48 to 240"; no upper bound means no limit. A lower bound of 0 also holds 0 (a type
+    whose compensation does not depend on the promise is judged with no hours). Overlapping rows (a table
+    edited badly): the one with the highest lower bound, the narrowest."""
+    hours = Decimal(hours or 0)
+    fitting = [
+        rule
+        for rule in rules
+        if (hours > rule.promised_hours_min or rule.promised_hours_min == 0)
+        and (rule.promised_hours_max is None or hours <= rule.promised_hours_max)
+    ]
+    return max(fitting, key=lambda rule: rule.promised_hours_min, default=None)
+
+
 @dataclass(frozen=True)
 class LadderStep:
     threshold: int
     penalties: tuple[str, ...]
     duration_days: int | None
+
+
+# The penalties each ladder knows how to apply (services.py applies them; anything else would do nothing).
+POINT_LADDER_PENALTIES = (
+    "warning",
+    "rules_exam",
+    "listing_block",
+    "order_restriction",
+    "suspension",
+    "clear_out",
+)
+OCCURRENCE_LADDER_PENALTIES = (
+    "warning",
+    "rules_exam",
+    "settlement_freeze",
+    "listing_block",
+    "order_restriction",
+    "withdrawal_hold",
+    "suspension",
+    "clear_out",
+)
+
+
+def ladder_step_problems(
+    *, penalties: str, duration_days: int | None, allowed: tuple[str, ...]
+) -> dict[str, list[str]]:
+    """What is wrong with a ladder step as typed, by field: penalty names the ladder does not know (a typo
+    would silently apply nothing), none at all, one twice, or a suspension without its length."""
+    names = [name.strip() for name in penalties.split(",") if name.strip()]
+    problems: dict[str, list[str]] = {}
+    unknown = [name for name in names if name not in allowed]
+    if not names:
+        problems["penalties"] = [_("Name at least one penalty.")]
+    elif unknown:
+        problems["penalties"] = [
+            _("Unknown penalty %(names)s; the ladder knows: %(allowed)s.")
+            % {"names": ", ".join(f"“{name}”" for name in unknown), "allowed": ", ".join(allowed)}
+        ]
+    elif len(set(names)) < len(names):
+        problems["penalties"] = [_("Name each penalty once.")]
+    if "suspension" in names and not duration_days:
+        problems["duration_days"] = [_("A suspension needs its duration in days.")]
+    return problems
 
 
 def ladder_steps_crossed(*, before: int, after: int, steps: list[LadderStep]) -> list[LadderStep]:

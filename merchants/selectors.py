@@ -222,6 +222,31 @@ def deposit_accounts_with_position() -> QuerySet[DepositAccount]:
     ).select_related("store")
 
 
+@dataclass(frozen=True)
+class StoreSuspension:
+    until: datetime | None
+    reason: str
+
+
+SUSPENSION_EVENT_KINDS = ("suspended", "suspension_extended", "suspension_shortened")
+
+
+def store_suspension(*, store: Store) -> StoreSuspension | None:
+    """The store's suspension in force (a reviewer's, or a ladder's: the store state, not a sanction row),
+    with its end and the reason of the last step that set it; None when the store is not suspended."""
+    from merchants.models import StoreEvent, StoreStatus
+
+    if store.status != StoreStatus.SUSPENDED:
+        return None
+    reason = (
+        StoreEvent.objects.filter(store=store, kind__in=SUSPENSION_EVENT_KINDS)
+        .order_by("-created_at", "-id")
+        .values_list("reason", flat=True)
+        .first()
+    )
+    return StoreSuspension(until=store.suspended_until, reason=reason or "")
+
+
 def live_sanctions(*, store: Store, now=None) -> QuerySet[Sanction]:
     return (
         Sanction.objects.live(now)
@@ -361,6 +386,13 @@ class LedgerPosition:
     next_threshold: int | None
     next_penalties: tuple[str, ...]
     reached: list[int]
+
+    @property
+    def next_penalty_labels(self) -> list[str]:
+        """The next step's penalties in words, in the active language (codes the table does not know as typed)."""
+        from merchants.rules import PENALTY_LABELS
+
+        return [str(PENALTY_LABELS.get(penalty, penalty)) for penalty in self.next_penalties]
 
 
 def point_positions(*, store: Store, year: int) -> list[LedgerPosition]:

@@ -67,6 +67,7 @@ from merchants.rules import (
     ScreeningHit,
     admission_refusals,
     compensation_amount,
+    compensation_rule_for,
     exam_draw,
     exam_passed,
     exam_score,
@@ -505,32 +506,47 @@ def sanction_lift(*, sanction: Sanction, actor, reason: str) -> Sanction:
     return sanction
 
 
-def sanction_expiry_check(*, now: datetime | None = None) -> int:
-    """Reinstate suspended stores whose suspension has ended. Returns how many were reinstated."""
+@dataclass
+class SanctionExpiryResult:
+    reinstated: int = 0
+    skipped: bool = False
+
+    def __str__(self):
+        skipped = " (another run holds the lock)" if self.skipped else ""
+        return f"reinstated={self.reinstated}{skipped}"
+
+
+def sanction_expiry_check(*, now: datetime | None = None) -> SanctionExpiryResult:
+    """Reinstate suspended stores whose suspension has ended. Single-flight (advisory lock); each store in
+    its own transaction, re-checked under its row lock."""
     now = now or timezone.now()
-    due = list(
-        Store.objects.filter(status=StoreStatus.SUSPENDED, suspended_until__lte=now).values_list(
-            "pk", flat=True
+    result = SanctionExpiryResult()
+    with single_flight("sanction_expiry_check") as acquired:
+        if not acquired:
+            result.skipped = True
+            return result
+        due = list(
+            Store.objects.filter(status=StoreStatus.SUSPENDED, suspended_until__lte=now).values_list(
+                "pk", flat=True
+            )
         )
-    )
-    done = 0
-    for store_id in due:
-        with transaction.atomic():
-            store = Store.objects.select_for_update().get(pk=store_id)
-            if (
-                store.status == StoreStatus.SUSPENDED
-                and store.suspended_until
-                and store.suspended_until <= now
-            ):
-                _transition(
-                    store,
-                    "reinstate",
-                    actor=None,
-                    reason=gettext_noop("Suspension ended"),
-                    event_kind="reinstated",
-                )
-                done += 1
-    return done
+        for store_id in due:
+            with transaction.atomic():
+                store = Store.objects.select_for_update().get(pk=store_id)
+                if (
+                    store.status == StoreStatus.SUSPENDED
+                    and store.suspended_until
+                    and store.suspended_until <= now
+                ):
+                    _transition(
+                        store,
+                        "reinstate",
+                        actor=None,
+                        reason=gettext_noop("Suspension ended"),
+                        event_kind="reinstated",
+                    )
+                    result.reinstated += 1
+    return result
 
 
 # --- Deposits -------------------------------------------------------------------------------------
@@ -1649,16 +1665,6 @@ class ViolationCause:
     points: int | None = None  # None: the type's points
 
 
-def _compensation_rule_for(rules: list[CompensationRule], hours: int) -> CompensationRule | None:
-    fitting = [
-        rule
-        for rule in rules
-        if rule.promised_hours_min <= hours
-        and (rule.promised_hours_max is None or hours <= rule.promised_hours_max)
-    ]
-    return max(fitting, key=lambda rule: rule.promised_hours_min, default=None)
-
-
 def violation_record(
     *,
     store: Store,
@@ -1779,7 +1785,7 @@ def violations_record_many(
         outflows = []
         if deduction > 0:
             outflows.append((DepositEntry.Kind.DEDUCTION, deduction, "deduction"))
-        rule = _compensation_rule_for(compensation_rules, cause.promised_hours or 0)
+        rule = compensation_rule_for(compensation_rules, cause.promised_hours)
         if rule is not None and cause.amount_paid is not None:
             amount = compensation_amount(
                 amount_paid=cause.amount_paid, rate=rule.rate, minimum=rule.minimum, maximum=rule.maximum

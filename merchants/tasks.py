@@ -28,7 +28,7 @@ def deposit_shortfall_check_task():
 
 @shared_task(name="merchants.tasks.sanction_expiry_check")
 def sanction_expiry_check_task():
-    logger.info("sanction expiry check: reinstated=%s", sanction_expiry_check())
+    logger.info("sanction expiry check: %s", sanction_expiry_check())
 
 
 @shared_task(name="merchants.tasks.settlement_release_check")

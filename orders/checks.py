@@ -1,8 +1,8 @@
 """Order checks of the compliance engine: set-based, idempotent (one violation per cause), single-flight.
 
 Each check finds what is due with one query per condition, on a partial index made for it (open orders,
-late shipments, shipments awaiting pickup, anomalous shipments), leaves out what is already recorded with an
-anti-join on the violations' unique key, and records the rest in batches through
+late shipments, shipments awaiting pickup, shipments by pickup delay, anomalous shipments), leaves out what
+is already recorded with an anti-join on the violations' unique key, and records the rest in batches through
 `merchants.services.violations_record_many`: each batch is one transaction, so a worker killed mid-run
 loses at most the batch it was writing, and the next run finds exactly what is still missing.
 """
@@ -16,7 +16,18 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 from django.db import connection
-from django.db.models import CharField, Count, Exists, F, OuterRef, Q, QuerySet, Value
+from django.db.models import (
+    CharField,
+    Count,
+    DurationField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+)
 from django.db.models.functions import Cast, Concat, TruncDate
 from django.utils import timezone
 
@@ -25,7 +36,7 @@ from merchants.models import Listing, Sanction, Violation
 from merchants.selectors import rule_decimals
 from merchants.services import ViolationCause, listing_late_rate_escalate, violations_record_many
 from orders.models import Fulfilment, Order, OrderLine, OrderStatus, Shipment, TrackingAnomaly
-from orders.rules import LateRateDay, LateRateRules, late_rate_escalation
+from orders.rules import LateRateDay, LateRateRules, late_rate_escalation, promised_hours
 
 BATCH = 2000  # causes per transaction
 
@@ -61,10 +72,6 @@ def _without_violation(queryset: QuerySet, *, type_code: str, cause_kind: str, s
     return queryset.exclude(Exists(recorded))
 
 
-def _promised_hours(paid_at: datetime, deadline: datetime) -> int:
-    return round((deadline - paid_at).total_seconds() / 3600)
-
-
 def _record(type_code: str, causes: Iterable[ViolationCause], *, now: datetime) -> int:
     """Record the causes in batches of BATCH, each batch in its own transaction; the number recorded."""
     created, batch = 0, []
@@ -97,7 +104,8 @@ def late_dispatch_check(*, now: datetime | None = None) -> LateDispatchResult:
     still unshipped long after its deadline is out of stock. Compensation is paid with the first strike.
 
     Late means still awaiting dispatch (the open-orders index) or dispatched after the strike's moment
-    (the late-dispatch index, over the look-back period: a strike missed while the engine was down)."""
+    (the late-dispatch index, over the look-back period: a strike missed while the engine was down); the
+    same holds for out of stock."""
     now = now or timezone.now()
     result = LateDispatchResult()
     params = rule_decimals(
@@ -115,19 +123,7 @@ def late_dispatch_check(*, now: datetime | None = None) -> LateDispatchResult:
         for strike in range(1, int(params["late_dispatch_max_strikes"]) + 1):
             offset = rejudge * (strike - 1)
             unshipped = _seller_orders().filter(status=OrderStatus.PAID, dispatch_deadline__lte=now - offset)
-            shipped_late = (
-                _seller_orders()
-                .filter(
-                    # The first condition is the late-dispatch index's predicate, written as it is, so the
-                    # planner uses the index; the second is the strike's own.
-                    dispatched_at__gt=F("dispatch_deadline"),
-                )
-                .filter(
-                    dispatched_at__gt=F("dispatch_deadline") + offset,
-                    dispatched_at__gte=now - lookback,
-                    dispatch_deadline__lte=now - offset,
-                )
-            )
+            shipped_late = shipped_late_since(now=now, after=offset, lookback=lookback)
 
             def strikes(queryset, strike=strike, offset=offset) -> Iterator[ViolationCause]:
                 due = _without_violation(
@@ -143,36 +139,57 @@ def late_dispatch_check(*, now: datetime | None = None) -> LateDispatchResult:
                         cause_label=f"{order_no} #{strike}",
                         occurred_at=deadline + offset,
                         amount_paid=amount if strike == 1 else None,
-                        promised_hours=_promised_hours(paid_at, deadline),
+                        promised_hours=promised_hours(paid_at=paid_at, deadline=deadline),
                     )
 
             result.strikes += _record("late_dispatch", strikes(unshipped), now=now)
             result.strikes += _record("late_dispatch", strikes(shipped_late), now=now)
 
         out_of_stock_at = timedelta(hours=int(params["out_of_stock_after_hours"]))
-        unshipped = _seller_orders().filter(
-            status=OrderStatus.PAID, dispatch_deadline__lte=now - out_of_stock_at
-        )
-        due = _without_violation(unshipped, type_code="out_of_stock", cause_kind="order")
-        result.out_of_stock += _record(
-            "out_of_stock",
-            (
-                ViolationCause(
+
+        def out_of_stock(queryset) -> Iterator[ViolationCause]:
+            due = _without_violation(queryset, type_code="out_of_stock", cause_kind="order")
+            for pk, store_id, order_no, paid_at, deadline, amount in due.values_list(*ORDER_FIELDS).iterator(
+                chunk_size=BATCH
+            ):
+                yield ViolationCause(
                     store_id=store_id,
                     cause_kind="order",
                     cause_id=str(pk),
                     cause_label=order_no,
                     occurred_at=deadline + out_of_stock_at,
                     amount_paid=amount,
-                    promised_hours=_promised_hours(paid_at, deadline),
+                    promised_hours=promised_hours(paid_at=paid_at, deadline=deadline),
                 )
-                for pk, store_id, order_no, paid_at, deadline, amount in due.values_list(
-                    *ORDER_FIELDS
-                ).iterator(chunk_size=BATCH)
-            ),
+
+        unshipped = _seller_orders().filter(
+            status=OrderStatus.PAID, dispatch_deadline__lte=now - out_of_stock_at
+        )
+        result.out_of_stock += _record("out_of_stock", out_of_stock(unshipped), now=now)
+        result.out_of_stock += _record(
+            "out_of_stock",
+            out_of_stock(shipped_late_since(now=now, after=out_of_stock_at, lookback=lookback)),
             now=now,
         )
     return result
+
+
+def shipped_late_since(*, now: datetime, after: timedelta, lookback: timedelta) -> QuerySet[Order]:
+    """Seller orders dispatched more than `after` past their deadline, dispatched inside the look-back and
+    due by `now`: what a check missed while it was not running (the late-dispatch index)."""
+    return (
+        _seller_orders()
+        .filter(
+            # The late-dispatch index's predicate, written as it is, so the planner uses the index; then
+            # the condition's own.
+            dispatched_at__gt=F("dispatch_deadline"),
+        )
+        .filter(
+            dispatched_at__gt=F("dispatch_deadline") + after,
+            dispatched_at__gte=now - lookback,
+            dispatch_deadline__lte=now - after,
+        )
+    )
 
 
 SHIPMENT_FIELDS = (
@@ -191,10 +208,27 @@ def _seller_shipments(*, now: datetime, lookback: timedelta) -> QuerySet[Shipmen
     )
 
 
+# How long after the tracking number the first pickup scan came. On PostgreSQL an index on this expression
+# (orders migration 0007, shipment_pickup_delay) holds the picked-up shipments ordered by their delay, so the
+# few that came more than a day late are read without the rest.
+PICKUP_DELAY = ExpressionWrapper(F("first_pickup_at") - F("created_at"), output_field=DurationField())
+
+
+def picked_up_late(shipments: QuerySet[Shipment], *, after: timedelta) -> QuerySet[Shipment]:
+    """Shipments whose first pickup scan came more than `after` after the tracking number: judged as if the
+    scan had not come (a run missed while the engine was down), on the pickup-delay index."""
+    return shipments.alias(pickup_delay=PICKUP_DELAY).filter(
+        first_pickup_at__isnull=False, pickup_delay__gt=after
+    )
+
+
 def tracking_check(*, now: datetime | None = None) -> TrackingCheckResult:
     """Judge shipments by the carrier's data: no pickup scan some hours after the tracking number was given
     is tracking overdue; no pickup scan for longer, a pickup scan earlier than payment, or a consignee who is
-    not the order's recipient is false dispatch (one per shipment, with the consumer's compensation)."""
+    not the order's recipient is false dispatch (one per shipment, with the consumer's compensation).
+
+    A pickup scan that came after those hours while the engine was down is judged as if it had not come
+    yet (the pickup-delay index, over the look-back period), so an outage leaves no gap."""
     now = now or timezone.now()
     result = TrackingCheckResult()
     params = rule_decimals("tracking_overdue_hours", "false_dispatch_no_pickup_hours", "engine_lookback_days")
@@ -224,26 +258,17 @@ def tracking_check(*, now: datetime | None = None) -> TrackingCheckResult:
                 )
 
         awaiting = shipments.filter(first_pickup_at__isnull=True)
-        result.overdue += _record(
-            "tracking_overdue",
-            causes(
-                awaiting.filter(created_at__lte=now - overdue_after),
-                type_code="tracking_overdue",
-                why="no pickup scan",
-                after=overdue_after,
-            ),
-            now=now,
-        )
-        result.false_dispatch += _record(
-            "false_dispatch",
-            causes(
-                awaiting.filter(created_at__lte=now - false_after),
-                type_code="false_dispatch",
-                why="no pickup scan",
-                after=false_after,
-            ),
-            now=now,
-        )
+        for type_code, after, counter in (
+            ("tracking_overdue", overdue_after, "overdue"),
+            ("false_dispatch", false_after, "false_dispatch"),
+        ):
+            # Still without a pickup scan, or with one that came too late (while the engine was down).
+            for due, why in (
+                (awaiting.filter(created_at__lte=now - after), "no pickup scan"),
+                (picked_up_late(shipments, after=after), "late pickup scan"),
+            ):
+                recorded = _record(type_code, causes(due, type_code=type_code, why=why, after=after), now=now)
+                setattr(result, counter, getattr(result, counter) + recorded)
         result.false_dispatch += _record(
             "false_dispatch",
             causes(

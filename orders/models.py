@@ -241,6 +241,9 @@ class Shipment(models.Model):
                 name="shipment_awaiting_pickup",
             ),
             models.Index(fields=["created_at"], condition=~Q(anomaly=""), name="shipment_anomalous"),
+            # And, on PostgreSQL only, shipment_pickup_delay on (first_pickup_at - created_at): see
+            # migration 0007 (on SQLite that expression is a Python function Django registers, which
+            # would then be needed by anything that writes the file).
         ]
 
     def __str__(self):

@@ -48,6 +48,13 @@ def order_dispatch_deadline(
     )
 
 
+def promised_hours(*, paid_at: datetime, deadline: datetime) -> int:
+    """The order's promise in whole hours, half-up (it picks the compensation row): a next-day promise paid
+    just after midnight runs 47.8 hours and counts as 48."""
+    hours = Decimal((deadline - paid_at).total_seconds()) / 3600
+    return int(hours.quantize(Decimal("1"), rounding=ROUND_HALF_UP))
+
+
 # --- Technical service fee (RULES §5) -------------------------------------------------------------
 
 

@@ -8,6 +8,13 @@ from django.db import models
 from django.utils.translation import get_language, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
+from merchants.rules import OCCURRENCE_LADDER_PENALTIES, POINT_LADDER_PENALTIES, ladder_step_problems
+
+# A suspension step must say how long (the ladder skips a suspension without an end).
+SUSPENSION_HAS_DURATION = models.Q(duration_days__isnull=False, duration_days__gt=0) | ~models.Q(
+    penalties__contains="suspension"
+)
+
 
 class Category(models.Model):
     code = models.SlugField(_("code"), max_length=32, unique=True)
@@ -126,10 +133,22 @@ class PointLadderStep(models.Model):
         verbose_name_plural = _("point ladder steps")
         constraints = [
             models.UniqueConstraint(fields=["ledger", "threshold"], name="point_ladder_step_unique"),
+            models.CheckConstraint(
+                condition=SUSPENSION_HAS_DURATION,
+                name="point_ladder_suspension_has_duration",
+                violation_error_message=_("A suspension needs its duration in days."),
+            ),
         ]
 
     def __str__(self):
         return f"{self.get_ledger_display()} {self.threshold}: {self.penalties}"
+
+    def clean(self):
+        problems = ladder_step_problems(
+            penalties=self.penalties or "", duration_days=self.duration_days, allowed=POINT_LADDER_PENALTIES
+        )
+        if problems:
+            raise ValidationError(problems)
 
 
 class CompensationRule(models.Model):
@@ -192,10 +211,24 @@ class OccurrenceLadderStep(models.Model):
                 fields=["violation_type", "occurrence"], name="occurrence_ladder_step_unique"
             ),
             models.CheckConstraint(condition=models.Q(occurrence__gte=1), name="occurrence_ladder_from_one"),
+            models.CheckConstraint(
+                condition=SUSPENSION_HAS_DURATION,
+                name="occurrence_ladder_suspension_has_duration",
+                violation_error_message=_("A suspension needs its duration in days."),
+            ),
         ]
 
     def __str__(self):
         return f"{self.violation_type_id} #{self.occurrence}: {self.penalties}"
+
+    def clean(self):
+        problems = ladder_step_problems(
+            penalties=self.penalties or "",
+            duration_days=self.duration_days,
+            allowed=OCCURRENCE_LADDER_PENALTIES,
+        )
+        if problems:
+            raise ValidationError(problems)
 
 
 class PublicHoliday(models.Model):

@@ -178,9 +178,9 @@ def test_suspension_ends_by_the_expiry_check(staff_user):
     )
     store.refresh_from_db()
     assert (store.status, store.can_list, store.can_take_orders) == (StoreStatus.SUSPENDED, False, False)
-    assert sanction_expiry_check(now=until - timedelta(seconds=1)) == 0
-    assert sanction_expiry_check(now=until) == 1
-    assert sanction_expiry_check(now=until) == 0
+    assert str(sanction_expiry_check(now=until - timedelta(seconds=1))) == "reinstated=0"
+    assert str(sanction_expiry_check(now=until)) == "reinstated=1"
+    assert str(sanction_expiry_check(now=until)) == "reinstated=0"
     store.refresh_from_db()
     assert store.status == StoreStatus.ACTIVE
     assert list(StoreEvent.objects.filter(store=store).values_list("kind", flat=True)) == [

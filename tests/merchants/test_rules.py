@@ -1,7 +1,8 @@
 """Pure rule arithmetic: no database."""
 
+from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 
 import pytest
 from hypothesis import given
@@ -165,15 +166,94 @@ def test_compensation_bounds_and_rounding(amount, rate, minimum, maximum, expect
     ) == Decimal(expected)
 
 
-@given(st.decimals(min_value=0, max_value=10**7, places=2))
-def test_compensation_always_within_bounds_and_whole_yuan(amount):
+@st.composite
+def compensation_terms(draw):
+    """A rate as the rule table holds it (4 places, below 10), bounds of 2 places with minimum <= maximum, and
+    an amount paid of 2 places; half of the draws put the share exactly half-way between two whole yuan (rare
+    among random amounts, and where half-up and half-even differ)."""
+    low = draw(st.decimals(min_value=0, max_value=10**4, places=2))
+    high = draw(st.decimals(min_value=low, max_value=10**6, places=2))
+    if draw(st.booleans()):
+        # rates whose reciprocal has at most 2 places, so (n + 0.5) / rate is an amount of 2 places
+        rate = Decimal(
+            draw(st.sampled_from(["0.01", "0.02", "0.04", "0.05", "0.1", "0.2", "0.25", "0.5", "1"]))
+        )
+        share = draw(st.integers(min_value=0, max_value=10**5)) + Decimal("0.5")
+        amount = share / rate
+        assert amount == amount.quantize(Decimal("0.01"))
+    else:
+        rate = draw(st.decimals(min_value=0, max_value=Decimal("9.9999"), places=4))
+        amount = draw(st.decimals(min_value=0, max_value=10**7, places=2))
+    return amount, rate, low, high
+
+
+@given(compensation_terms())
+def test_compensation_is_the_half_up_whole_yuan_share_kept_within_its_bounds(terms):
     from merchants.rules import compensation_amount
 
-    value = compensation_amount(
-        amount_paid=amount, rate=Decimal("0.03"), minimum=Decimal("3"), maximum=Decimal("50")
-    )
-    assert Decimal("3") <= value <= Decimal("50")
-    assert value == value.to_integral_value()
+    # given any rate, bounds and amount paid
+    amount, rate, minimum, maximum = terms
+    # when the compensation is computed
+    value = compensation_amount(amount_paid=amount, rate=rate, minimum=minimum, maximum=maximum)
+    # then it is the share rounded half-up to whole yuan (computed here as floor(x + 0.5), which is half-up
+    # for x >= 0), moved into [minimum, maximum], in cents
+    share = (amount * rate + Decimal("0.5")).to_integral_value(rounding=ROUND_FLOOR)
+    expected = min(max(share, minimum), maximum)
+    assert value == expected
+    assert value.as_tuple().exponent == -2
+    assert minimum <= value <= maximum
+    if minimum < value < maximum:
+        assert value == value.to_integral_value()
+
+
+@dataclass(frozen=True)
+class CompensationRow:
+    promised_hours_min: int
+    promised_hours_max: int | None
+    rate: str
+
+
+# The seeded out-of-stock rows: "up to 48 hours" (1%) and "48 to 240 hours" (3%).
+OUT_OF_STOCK_ROWS = [CompensationRow(48, 240, "0.03"), CompensationRow(0, 48, "0.01")]
+
+
+@pytest.mark.parametrize(
+    "hours, rate",
+    [
+        (24, "0.01"),
+        (47, "0.01"),
+        (48, "0.01"),  # the lower bound of "48 to 240" is exclusive
+        (Decimal("48.01"), "0.03"),
+        (49, "0.03"),
+        (72, "0.03"),
+        (240, "0.03"),  # the upper bound is inclusive
+        (Decimal("240.01"), None),
+        (241, None),
+        (1000, None),
+    ],
+)
+def test_a_compensation_row_holds_the_promises_above_its_lower_bound_up_to_its_upper(hours, rate):
+    from merchants.rules import compensation_rule_for
+
+    # given the out-of-stock rows, when the row for a promise is picked
+    row = compensation_rule_for(OUT_OF_STOCK_ROWS, hours)
+    # then it is the one whose (lower, upper] range holds the promise, or none past the last
+    assert (row.rate if row else None) == rate
+
+
+def test_a_row_from_zero_without_an_upper_bound_holds_any_promise_and_none():
+    from merchants.rules import compensation_rule_for
+
+    # given a type that pays the same whatever the promise (false dispatch)
+    rows = [CompensationRow(0, None, "0.25")]
+    # then it is picked with no promise, a zero promise, and a long one
+    assert [compensation_rule_for(rows, hours) for hours in (None, 0, 72, 10**6)] == rows * 4
+
+
+def test_with_no_rows_there_is_no_compensation():
+    from merchants.rules import compensation_rule_for
+
+    assert compensation_rule_for([], 48) is None
 
 
 def test_ladder_steps_apply_once_when_first_reached():

@@ -143,5 +143,5 @@ def test_seller_sees_violations_points_and_the_next_threshold(client, funded_sto
     page = client.get(reverse("violations", args=[funded_store.code])).content.decode()
     assert "Goods not as described" in page
     assert "Thresholds reached: 12" in page
-    assert "Next threshold: 24 points (listing_block)" in page
+    assert "Next threshold: 24 points (no new listings)" in page
     assert client.get(reverse("violations", args=[store_factory().code])).status_code == 404

@@ -18,6 +18,7 @@ from orders.rules import (
     mask_name,
     mask_phone,
     order_dispatch_deadline,
+    promised_hours,
     service_fee,
 )
 
@@ -47,6 +48,38 @@ def test_line_deadline_for_each_promise(paid, promise, deadline):
     assert line_dispatch_deadline(paid_at=at(paid), promise=promise, zone=SH, same_day_cutoff_hour=16) == at(
         deadline
     )
+
+
+@pytest.mark.parametrize(
+    "paid, promise, hours",
+    [
+        ("2026-11-22 00:00", "next_day", 48),  # paid at midnight: exactly 48 hours
+        ("2026-11-22 00:10", "next_day", 48),  # 47 h 50 min
+        ("2026-11-22 00:30", "next_day", 48),  # 47.5 h: half-up
+        ("2026-11-22 00:31", "next_day", 47),
+        ("2026-11-22 23:59", "next_day", 24),
+        ("2026-11-22 10:00", "24h", 24),
+        ("2026-11-22 10:00", "48h", 48),
+        ("2026-11-22 10:00", "72h", 72),
+    ],
+)
+def test_the_promise_in_whole_hours(paid, promise, hours):
+    # given an order paid at `paid` with this promise
+    deadline = line_dispatch_deadline(paid_at=at(paid), promise=promise, zone=SH, same_day_cutoff_hour=16)
+    # then its promise counts as `hours`
+    assert promised_hours(paid_at=at(paid), deadline=deadline) == hours
+
+
+@pytest.mark.parametrize("paid", ["2026-11-22 00:00", "2026-11-22 00:10", "2026-11-22 00:30"])
+def test_a_next_day_promise_that_counts_as_48_hours_is_compensated_as_up_to_48(paid):
+    from merchants.rules import compensation_rule_for
+    from tests.merchants.test_rules import OUT_OF_STOCK_ROWS
+
+    # given a next-day order paid just after midnight (its promise counts as 48 hours)
+    deadline = line_dispatch_deadline(paid_at=at(paid), promise="next_day", zone=SH, same_day_cutoff_hour=16)
+    hours = promised_hours(paid_at=at(paid), deadline=deadline)
+    # when its out-of-stock compensation row is picked, then it is "up to 48 hours" (1%)
+    assert compensation_rule_for(OUT_OF_STOCK_ROWS, hours).rate == "0.01"
 
 
 def test_same_day_is_judged_in_the_stores_time_zone_not_utc():

@@ -17,10 +17,12 @@ from merchants.demo import seed_merchants
 from merchants.models import (
     DepositEntry,
     Listing,
+    PointEntry,
     Sanction,
     SettlementEntry,
     Store,
     StoreEvent,
+    Violation,
 )
 from orders import demo
 from orders.models import Order, OrderEvent, OrderLine, OrderStatus, Shipment, TrackingEvent
@@ -42,6 +44,8 @@ def snapshot():
         Shipment.objects.count(),
         TrackingEvent.objects.count(),
         SettlementEntry.objects.count(),
+        Violation.objects.count(),
+        PointEntry.objects.count(),
     )
 
 
@@ -104,6 +108,62 @@ def test_seed_demo_is_idempotent_and_the_logins_work(capsys):
     check_order_states(now)
     check_order_rules()
     check_score_history(seller)
+    check_violations_points_and_sanctions(seller)
+
+
+def check_violations_points_and_sanctions(seller):
+    """Violations of every kind the engine and the reviewers record, their points, and the sanctions in
+    force, on the demo stores; the seller sees them."""
+    # The late-dispatch strikes follow the order timelines; every trading store has some.
+    late = Counter(
+        Violation.objects.filter(violation_type__code="late_dispatch").values_list("store__code", flat=True)
+    )
+    assert set(late) == {"DEMO-001", "DEMO-002", "DEMO-003", "DEMO-004"}
+    assert all(count > 0 for count in late.values())
+    others = Counter(
+        Violation.objects.exclude(violation_type__code="late_dispatch").values_list(
+            "store__code", "violation_type__code", "cause_kind", "status"
+        )
+    )
+    assert others == {
+        ("DEMO-001", "lost_contact", "contact", "active"): 1,
+        ("DEMO-001", "negative_service", "order", "active"): 1,
+        ("DEMO-001", "not_as_described", "complaint", "active"): 1,
+        ("DEMO-001", "not_as_described", "order", "active"): 1,
+        ("DEMO-001", "spot_check_failed", "inspection", "active"): 1,
+        ("DEMO-002", "not_as_described", "order", "appealed"): 1,
+        ("DEMO-002", "spot_check_failed", "inspection", "active"): 2,
+        ("DEMO-002", "spot_check_failed", "inspection", "revoked"): 1,
+        ("DEMO-003", "not_as_described", "order", "active"): 1,
+    }
+    # Points: each violation's points once, a revoked one's given back (general ledger, this year).
+    year = timezone.localdate().year
+    totals = {
+        code: sum(points)
+        for code, points in _grouped(
+            PointEntry.objects.filter(year=year, ledger="general").values_list("store__code", "points")
+        ).items()
+    }
+    assert totals == {"DEMO-001": 2 + 2 + 4 + 4 + 6, "DEMO-002": 4 + 6 + 6, "DEMO-003": 4}
+    # Sanctions: the demo's settlement freeze and the deposit-shortfall restrictions.
+    assert set(Sanction.objects.values_list("store__code", "kind")) == {
+        ("DEMO-001", "withdrawal_hold"),
+        ("DEMO-002", "settlement_freeze"),
+        ("DEMO-002", "withdrawal_hold"),
+        ("DEMO-003", "listing_block"),
+        ("DEMO-003", "order_restriction"),
+        ("DEMO-003", "withdrawal_hold"),
+        ("DEMO-004", "withdrawal_hold"),
+    }
+    page = seller.get("/s/DEMO-002/violations/").content.decode()
+    assert "Failed spot check" in page and "settlement frozen" in page
+
+
+def _grouped(pairs):
+    grouped = {}
+    for key, value in pairs:
+        grouped.setdefault(key, []).append(value)
+    return grouped
 
 
 def check_score_history(seller):

@@ -14,7 +14,7 @@ def _shortfall(now):
 
 
 def _sanction_expiry(now):
-    return f"reinstated={sanction_expiry_check(now=now)}"
+    return str(sanction_expiry_check(now=now))
 
 
 register_check("deposit_shortfall", _shortfall)
