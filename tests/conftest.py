@@ -29,6 +29,44 @@ def pytest_runtest_setup(item):
         pytest.skip(message)
 
 
+# Every data migration, as (module, function): what the reseed runs after a flush, in migration order. The
+# first groups run only when their tables are empty (their seeds create without looking); the rest are
+# idempotent and always run. tests/engine/test_reseed.py fails when a migration's RunPython is in neither list.
+SEEDS_WHEN_EMPTY = {
+    "merchants.Category": [
+        ("merchants.migrations.0002_seed_rule_table", "seed"),
+        ("merchants.migrations.0003_screening_patterns_beside_chinese", "forwards"),
+        ("merchants.migrations.0011_experience_score", "seed"),
+        ("merchants.migrations.0012_drop_duplicate_rule_parameters", "drop"),
+    ],
+    "merchants.ViolationType": [
+        ("merchants.migrations.0007_seed_violation_types", "seed"),
+        ("merchants.migrations.0009_seed_exam_and_occurrence_ladder", "seed"),
+    ],
+    "orders.Carrier": [
+        ("orders.migrations.0002_seed_carriers_and_rules", "seed"),
+        ("orders.migrations.0005_compliance_check_indexes", "seed"),
+    ],
+}
+SEEDS_ALWAYS = [
+    ("inspections.migrations.0002_seed_rule_table", "seed"),
+    ("complaints.migrations.0002_seed_rule_table", "seed"),
+    ("merchants.migrations.0013_score_sanity_range_and_shown_bands", "seed"),
+    ("merchants.migrations.0014_public_holiday_calendar", "seed"),
+    ("inspections.migrations.0004_seed_max_sample_size", "seed"),
+    ("inspections.migrations.0005_complaint_rate_factor", "forward"),
+    ("complaints.migrations.0004_not_as_described_compensation", "forwards"),
+    ("complaints.migrations.0007_seed_appeal_window_notice_hours", "seed"),
+]
+# RunPython that changes existing rows or the schema: nothing of theirs is left to put back after a flush.
+NOT_SEEDS = [
+    ("merchants.migrations.0009_seed_exam_and_occurrence_ladder", "release_existing"),
+    ("inspections.migrations.0003_listing_removal_by_failure", "backfill"),
+    ("complaints.migrations.0006_notification_cause_and_email", "mark_earlier_notifications_emailed"),
+    ("orders.migrations.0007_shipment_pickup_delay_index", "create"),
+]
+
+
 def reseed_rule_table():
     """The rule table and staff groups as the migrations leave them.
 
@@ -39,29 +77,16 @@ def reseed_rule_table():
 
     from django.apps import apps
 
-    from merchants.models import Category
     from merchants.staff import ensure_staff_groups
 
-    if not Category.objects.exists():
-        importlib.import_module("merchants.migrations.0002_seed_rule_table").seed(apps, None)
-        importlib.import_module("merchants.migrations.0003_screening_patterns_beside_chinese").forwards(
-            apps, None
-        )
-        importlib.import_module("merchants.migrations.0011_experience_score").seed(apps, None)
-    from merchants.models import ViolationType
-    from orders.models import Carrier
+    def run(seeds):
+        for module, function in seeds:
+            getattr(importlib.import_module(module), function)(apps, None)
 
-    if not ViolationType.objects.exists():
-        importlib.import_module("merchants.migrations.0007_seed_violation_types").seed(apps, None)
-        importlib.import_module("merchants.migrations.0009_seed_exam_and_occurrence_ladder").seed(apps, None)
-
-    if not Carrier.objects.exists():
-        importlib.import_module("orders.migrations.0002_seed_carriers_and_rules").seed(apps, None)
-        importlib.import_module("orders.migrations.0005_compliance_check_indexes").seed(apps, None)
-    importlib.import_module("inspections.migrations.0002_seed_rule_table").seed(apps, None)
-    importlib.import_module("complaints.migrations.0002_seed_rule_table").seed(apps, None)
-    importlib.import_module("complaints.migrations.0004_not_as_described_compensation").forwards(apps, None)
-    importlib.import_module("complaints.migrations.0007_seed_appeal_window_notice_hours").seed(apps, None)
+    for model, seeds in SEEDS_WHEN_EMPTY.items():
+        if not apps.get_model(model).objects.exists():
+            run(seeds)
+    run(SEEDS_ALWAYS)
     ensure_staff_groups()
 
 
