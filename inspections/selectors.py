@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.db.models import Count, Exists, OuterRef, QuerySet, Subquery
 from django.http import Http404
@@ -23,6 +23,7 @@ from inspections.models import (
 )
 from inspections.rules import RiskFactors, RiskWeights, risk_weight
 from merchants.models import Listing, ListingStatus, Store, StoreScore, StoreStatus
+from merchants.rules import decimal_or_none
 from merchants.selectors import rule_decimals
 
 # The seller does not see a listing was picked until the sample is at the lab: before that, knowing the next
@@ -80,15 +81,6 @@ class StoreRisk:
         )
 
 
-def _rate(value) -> Decimal | None:
-    if value is None:
-        return None
-    try:
-        return Decimal(str(value))
-    except InvalidOperation:
-        return None
-
-
 def store_risk(*, now: datetime) -> StoreRisk:
     """Two queries, one row per store: the per-store half of every listing's factors. The complaint rate is
     the one the daily experience score worked out (complaints not dismissed per paid order over its window,
@@ -106,7 +98,7 @@ def store_risk(*, now: datetime) -> StoreRisk:
         opened_on[store_id] = opened
         if isinstance(metrics, str):  # a JSON value from a subquery comes back as text on some backends
             metrics = json.loads(metrics)
-        rate = _rate((metrics or {}).get("complaint_rate"))
+        rate = decimal_or_none((metrics or {}).get("complaint_rate"))
         if rate is not None:
             complaint_rates[store_id] = rate
     return StoreRisk(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.utils import timezone
 from django.utils.safestring import SafeString
@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy
 
 from merchants.charts import line_chart
 from merchants.models import Store, StoreScore
+from merchants.rules import decimal_or_none
 from merchants.selectors import rule_decimals
 from merchants.todos import Todo, store_todos
 
@@ -71,15 +72,6 @@ def trend_days(value: str | None) -> int:
 
 def percent(value) -> str:
     return f"{Decimal(value) * 100:.1f}%"
-
-
-def _decimal(value) -> Decimal | None:
-    if value is None:
-        return None
-    try:
-        return Decimal(str(value))
-    except InvalidOperation:
-        return None
 
 
 @dataclass(frozen=True)
@@ -216,8 +208,8 @@ def seller_dashboard(
     )
     rates = []
     for name, label, description, higher_is_better in WATCHED_RATES:
-        points = [(row["day"], _decimal((row["metrics"] or {}).get(name))) for row in rows]
-        value = _decimal((latest["metrics"] or {}).get(name)) if latest else None
+        points = [(row["day"], decimal_or_none((row["metrics"] or {}).get(name))) for row in rows]
+        value = decimal_or_none((latest["metrics"] or {}).get(name)) if latest else None
         rates.append(
             Rate(
                 name=name,

@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Protocol, TypeVar
 
 from django.utils.translation import gettext as _
@@ -646,6 +646,16 @@ def experience_score(
         deductions=Decimal(deductions).quantize(cent, rounding=ROUND_HALF_UP),
         growth_stage=growth,
     )
+
+
+def decimal_or_none(value) -> Decimal | None:
+    """A figure read back from JSON or a query as a Decimal; None when it is missing or not a number."""
+    if value is None:
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return None
 
 
 # --- Working days (re-test windows, appeal decisions) ----------------------------------------------

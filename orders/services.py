@@ -286,8 +286,13 @@ def _lock_waybill(carrier_code: str, tracking_no: str) -> None:
 
 
 def _waybill_take(*, order: Order, carrier: Carrier, tracking_no: str) -> str:
-    """The tracking number as stored, once it has the carrier's format and no other order to another
-    address has it; raises OrderRefused (on `tracking_no`) otherwise. In the caller's transaction."""
+    """The tracking number as stored, once the carrier is accepted, the number has its format and no other
+    order to another address has it; raises OrderRefused (on `carrier` or `tracking_no`) otherwise. In the
+    caller's transaction."""
+    if not carrier.is_active:
+        raise OrderRefused(
+            field_errors={"carrier": [_("%(carrier)s is not accepted at the moment.") % {"carrier": carrier}]}
+        )
     tracking_no = normalise_tracking_no(tracking_no)
     problem = tracking_problem(carrier=carrier, tracking_no=tracking_no)
     if problem:
@@ -334,10 +339,6 @@ def shipment_correct(
                 ]
             }
         )
-    if not carrier.is_active:
-        raise OrderRefused(
-            field_errors={"carrier": [_("%(carrier)s is not accepted at the moment.") % {"carrier": carrier}]}
-        )
     tracking_no = _waybill_take(order=order, carrier=carrier, tracking_no=tracking_no)
     before = {"carrier": shipment.carrier.code, "tracking_no": shipment.tracking_no}
     if (before["carrier"], before["tracking_no"]) == (carrier.code, tracking_no):
@@ -372,10 +373,6 @@ def order_ship(
         raise OrderRefused(_("This order is shipped by the platform's warehouse, not by the store."))
     if not order.store.can_take_orders:
         raise OrderRefused(_("The store may not take orders at the moment, so it cannot ship them either."))
-    if not carrier.is_active:
-        raise OrderRefused(
-            field_errors={"carrier": [_("%(carrier)s is not accepted at the moment.") % {"carrier": carrier}]}
-        )
     tracking_no = _waybill_take(order=order, carrier=carrier, tracking_no=tracking_no)
     Shipment.objects.create(
         order=order,
