@@ -82,7 +82,7 @@ COMPLAINT_COLUMNS = (
     "store_id", "order_id", "listing_id", "kind", "sub_kind", "source", "from_regulator", "buyer_statement",
     "carrier_desk", "status", "opened_at", "opened_by_id", "assigned_to_id", "reply_due_at",
     "seller_statement", "seller_replied_at", "decided_at", "decided_by_id", "decision_reason", "violation_id",
-    "order_refunded", "compensation", "referred_to_authorities",
+    "order_refunded", "deposit_refund", "compensation", "referred_to_authorities",
 )  # fmt: skip
 MESSAGE_COLUMNS = (
     "store_id", "order_id", "sent_at", "answered_at", "answered_by_human", "source", "recorded_by_id",
@@ -150,7 +150,7 @@ def fill_sources(now) -> dict:
                    c.kind = 'logistics' AND c.fulfilment = 'platform', c.status, c.opened_at, NULL, NULL,
                    c.opened_at + interval '48 hours', '', NULL,
                    CASE WHEN c.status IN ('upheld', 'dismissed') THEN c.opened_at + interval '3 days' END,
-                   NULL, '', NULL, FALSE, NULL, FALSE
+                   NULL, '', NULL, FALSE, NULL, NULL, FALSE
             FROM (
                 SELECT o.id AS order_id, o.store_id, o.fulfilment,
                        o.paid_at + (2 + {_h("o.id", "co", "8")}) * interval '1 day' AS opened_at,
