@@ -1424,8 +1424,8 @@ class _Writer:
             group_errors = problems(line, row)
             if group_errors:
                 errors += group_errors
-            if conflicted_waybills and parsed is not None and parsed is not UNPAID_LINE:
-                errors += waybill_problems(line, parsed)
+            if conflicted_waybills and not errors and parsed is not None and parsed is not UNPAID_LINE:
+                errors += waybill_problems(line, parsed)  # (a refused row claims no waybill)
             if errors and not skip_invalid:
                 self.result.add_errors(errors)
                 if not self.refused_row:
@@ -1646,8 +1646,7 @@ class _Writer:
         if self.dry_run:
             return
         if self.copy:
-            self._inflight = groups
-            self._copy(built, imported, in_background=in_background)
+            self._copy(built, groups, imported, in_background=in_background)
         else:
             self._insert(built)
 
@@ -1905,7 +1904,7 @@ class _Writer:
         insert_rows(Shipment, SHIPMENT_COLUMNS, shipment_rows)
         insert_rows(SettlementEntry, SETTLEMENT_COLUMNS, settlement_rows)
 
-    def _copy(self, built, imported: dict, *, in_background: bool) -> None:
+    def _copy(self, built, groups, imported: dict, *, in_background: bool) -> None:
         """On PostgreSQL: the chunk's rows as COPY text, one COPY per table. The recipient's four fields are
         encrypted here, as the model's EncryptedTextField would (COPY does not go through the fields). The
         text is made without the new orders' ids (`_write_chunk` puts them in front)."""
@@ -1978,7 +1977,8 @@ class _Writer:
             self._waybills(built) if in_background else [],
         )
         if in_background:
-            self._collect()
+            self._collect()  # the chunk before: its refusals are looked up in its own groups
+            self._inflight = groups
             self._background.start(chunk.write)
         else:
             with connection.cursor() as cursor:

@@ -1266,3 +1266,53 @@ def test_update_leaves_the_waybill_of_a_scanned_parcel_and_says_why(funded_store
     ]
     assert state() == before
     assert Order.objects.get().shipment.tracking_no == "SF1234567890123"
+
+
+def test_a_reused_waybill_is_refused_on_its_own_row_whatever_the_chunks(funded_store, listings, monkeypatch):
+    """PostgreSQL writes each chunk in a thread and hears of its refusals while the next chunk is built: the
+    refusal must land on the row it belongs to."""
+    from orders.services import order_ship
+    from tests.orders.factories import carrier, make_order
+
+    monkeypatch.setattr("orders.imports.CHUNK_ORDERS", 1)
+    order_ship(
+        order=make_order(funded_store, sku="TOWEL-1"), carrier=carrier("sf"), tracking_no="SF1234567890123"
+    )
+    data = tiktok_csv(
+        tiktok_row(**{"Order ID": "1"}),
+        tiktok_row(**{**SHIPPED, **ELSEWHERE, "Order ID": "2"}),
+        tiktok_row(**{"Order ID": "3"}),
+        tiktok_row(**{"Order ID": "4"}),
+    )
+    out = io.StringIO()
+
+    result = run(funded_store, data, skip_invalid=True, errors_out=out)
+
+    assert (result.created, result.refused, messages(result)) == (
+        3,
+        1,
+        [
+            "row 3: Tracking ID: SF1234567890123 was already used for another order to a different address; "
+            "a waybill cannot be reused."
+        ],
+    )
+    assert sorted(
+        Order.objects.filter(order_no__in=["1", "2", "3", "4"]).values_list("order_no", flat=True)
+    ) == [
+        "1",
+        "3",
+        "4",
+    ]
+    assert [row[0] for row in csv.reader(io.StringIO(out.getvalue()))][1:] == ["2"]
+
+
+def test_a_refused_row_does_not_claim_its_waybill(funded_store, listings):
+    data = tiktok_csv(
+        tiktok_row(**{**SHIPPED, "Seller SKU": "NOPE"}),  # refused: unknown SKU
+        tiktok_row(**{**SHIPPED, **ELSEWHERE, "Order ID": "2"}),
+    )
+
+    result = run(funded_store, data, skip_invalid=True, errors_out=io.StringIO())
+
+    assert (result.created, result.refused) == (1, 1)
+    assert messages(result) == ["row 2: Seller SKU: unknown SKU NOPE: no listing of this store has it"]
