@@ -1766,16 +1766,25 @@ class _Writer:
         return shipment
 
     def _correct_shipment(self, order: Order, group: list[_PendingLine]) -> bool | None:
-        """With `update_existing`: an order the store shipped under another carrier or tracking number than
-        the file's gets the file's (`shipment_correct`). True when corrected, None when refused."""
+        """With `update_existing`: a shipped order whose parcel no carrier has scanned yet gets the file's
+        carrier and tracking number when they differ (`shipment_correct`). A scanned parcel's waybill is the
+        carrier's evidence and stays, as does a platform-shipped order's; the status moves on regardless.
+        True when corrected, None when refused (a waybill another address has)."""
         head = group[0].parsed
         if head.carrier is None or _STATUS_ORDER.get(head.status, 0) < 1:
+            return False
+        if (
+            order.status not in (OrderStatus.SHIPPED, OrderStatus.DELIVERED)
+            or order.fulfilment != Fulfilment.SELLER
+        ):
             return False
         shipment = Shipment.objects.filter(order=order).first()
         if shipment is None or (shipment.carrier_id, shipment.tracking_no) == (
             head.carrier.pk,
             head.tracking_no,
         ):
+            return False
+        if shipment.first_pickup_at is not None or shipment.events.exists():
             return False
         try:
             with transaction.atomic():  # a savepoint: a refusal leaves nothing behind

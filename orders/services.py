@@ -318,11 +318,21 @@ def shipment_correct(
     parcel handed to another carrier), as long as no carrier has scanned it: a scanned parcel's waybill is
     evidence and stays. The tracking check's clock keeps running from the first number given."""
     now = now or timezone.now()
+    # The shipment first, then the order: the order in which a carrier's scan locks them.
+    shipment = (
+        Shipment.objects.select_for_update().select_related("carrier").filter(order_id=order.pk).first()
+    )
     order = Order.objects.select_for_update().select_related("store").get(pk=order.pk)
     require_order_capability(actor, order.store, MANAGE_ORDERS)
-    shipment = Shipment.objects.select_for_update().select_related("carrier").filter(order=order).first()
     if shipment is None:
         raise OrderRefused(_("Order %(order_no)s has no shipment to correct.") % {"order_no": order.order_no})
+    if order.status not in (OrderStatus.SHIPPED, OrderStatus.DELIVERED):
+        raise TransitionRefused(
+            _("Order %(order_no)s is %(status)s; only a shipped order's waybill can be corrected.")
+            % {"order_no": order.order_no, "status": order.get_status_display()}
+        )
+    if order.fulfilment == Fulfilment.PLATFORM and (actor is None or not actor.is_staff):
+        raise OrderRefused(_("This order is shipped by the platform's warehouse, not by the store."))
     if shipment.first_pickup_at is not None or shipment.events.exists():
         raise OrderRefused(
             field_errors={

@@ -1249,23 +1249,22 @@ def test_update_corrects_the_waybill_of_an_order_not_scanned_yet(funded_store, l
     assert 'tracking number corrected <small class="muted">SF1234567890123 → JT0001112223334</small>' in page
 
 
-def test_update_leaves_the_waybill_of_a_scanned_parcel_and_says_why(funded_store, listings):
+def test_update_keeps_the_waybill_of_a_scanned_parcel_and_moves_the_status_on(funded_store, listings):
     delivered = {**SHIPPED, "Order Status": "Delivered", "Delivered Time": "2025-03-04 15:30:00"}
     run(funded_store, tiktok_csv(tiktok_row(**delivered)))
-    before = state()
 
     result = run(
         funded_store,
-        tiktok_csv(tiktok_row(**{**delivered, "Tracking ID": "SF9999999999999"})),
+        tiktok_csv(
+            tiktok_row(**{**delivered, "Order Status": "Completed", "Tracking ID": "SF9999999999999"})
+        ),
         update_existing=True,
     )
 
-    assert messages(result) == [
-        "row 2: Tracking ID: Order 576461413038785752 was already scanned by SF Express under SF1234567890123; "
-        "a scanned waybill cannot change."
-    ]
-    assert state() == before
-    assert Order.objects.get().shipment.tracking_no == "SF1234567890123"
+    assert (result.updated, result.error_count) == (1, 0)
+    order = Order.objects.get()
+    assert (order.status, order.shipment.tracking_no) == ("completed", "SF1234567890123")
+    assert not order.events.filter(kind="tracking_corrected").exists()
 
 
 def test_a_reused_waybill_is_refused_on_its_own_row_whatever_the_chunks(funded_store, listings, monkeypatch):

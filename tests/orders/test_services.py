@@ -249,3 +249,24 @@ def test_a_scanned_waybill_cannot_be_corrected(funded_store):
     with pytest.raises(OrderRefused, match="a scanned waybill cannot change"):
         shipment_correct(order=order, carrier=carrier("sf"), tracking_no="SF9999999999999")
     assert Shipment.objects.get(order=order).tracking_no == "SF1234567890123"
+
+
+def test_only_a_shipped_seller_order_has_its_waybill_corrected(funded_store):
+    order = order_ship(order=make_order(funded_store), carrier=carrier("sf"), tracking_no="SF1234567890123")
+    platform = make_order(funded_store, fulfilment="platform")
+    staff = MembershipFactory(store=funded_store, role="owner").user
+    staff.is_staff, staff.is_superuser = True, True
+    staff.save()
+    platform = order_ship(order=platform, carrier=carrier("sf"), tracking_no="SF2222222222222", actor=staff)
+    owner = MembershipFactory(store=funded_store, role="owner").user
+
+    with pytest.raises(OrderRefused, match="shipped by the platform's warehouse"):
+        shipment_correct(order=platform, carrier=carrier("sf"), tracking_no="SF9999999999999", actor=owner)
+    Order.objects.filter(pk=order.pk).update(status=OrderStatus.REFUNDED)
+    with pytest.raises(TransitionRefused, match="only a shipped order's waybill can be corrected"):
+        shipment_correct(order=order, carrier=carrier("sf"), tracking_no="SF9999999999999")
+
+    assert list(Shipment.objects.order_by("id").values_list("tracking_no", flat=True)) == [
+        "SF1234567890123",
+        "SF2222222222222",
+    ]
