@@ -43,6 +43,7 @@ from complaints.models import (
 from complaints.services import (
     DECIDE,
     HANDLE,
+    REFUNDED_FROM_DEPOSIT,
     appeal_approve,
     appeal_reject,
     appeal_review_start,
@@ -196,12 +197,32 @@ def _uphold(request, complaint, data):
             )
             % {"order": complaint.order.order_no, "amount": complaint.deposit_refund},
         )
-    elif data["refund"] and complaint.order_id and not complaint.order_refunded:
+    elif (
+        data["refund"]
+        and complaint.order_id
+        and _upheld_data(complaint).get("not_refunded") == REFUNDED_FROM_DEPOSIT
+    ):
+        messages.warning(
+            request,
+            gettext(
+                "Order %(order)s's buyer was already refunded from the store's deposit for an earlier upheld "
+                "complaint: not refunded twice."
+            )
+            % {"order": complaint.order.order_no},
+        )
+    elif (
+        data["refund"] and complaint.order_id and not complaint.order_refunded and complaint.order.amount_paid
+    ):
         messages.warning(
             request,
             gettext("Order %(order)s is %(status)s: it was not refunded.")
             % {"order": complaint.order.order_no, "status": complaint.order.get_status_display()},
         )
+
+
+def _upheld_data(complaint) -> dict:
+    event = complaint.events.filter(kind="upheld").order_by("-id").first()
+    return (event.data or {}) if event else {}
 
 
 def _dismiss(request, complaint, data):

@@ -19,6 +19,7 @@ from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -66,6 +67,7 @@ from merchants.services import (
     violation_revoke,
 )
 from orders.models import Fulfilment, Order, OrderStatus
+from orders.rules import promised_hours
 from orders.services import order_refund
 
 HANDLE = "complaints.handle_complaint"
@@ -448,8 +450,18 @@ def complaint_start_review(*, complaint: Complaint, actor, reason: str = "", now
     return complaint
 
 
-def _promised_hours(order: Order) -> int:
-    return round((order.dispatch_deadline - order.paid_at).total_seconds() / 3600)
+REFUNDED_FROM_DEPOSIT = "refunded_from_deposit"  # `not_refunded` of an order whose buyer was refunded already
+
+
+def _refunded_from_deposit(order: Order, *, besides: Complaint) -> bool:
+    """Another upheld complaint about this completed order refunded its buyer from the deposit, and that
+    refund stands (its violation was not revoked, which gives the money back)."""
+    return (
+        Complaint.objects.filter(order=order, deposit_refund__isnull=False)
+        .exclude(pk=besides.pk)
+        .filter(Q(violation__isnull=True) | ~Q(violation__status=ViolationStatus.REVOKED))
+        .exists()
+    )
 
 
 @transaction.atomic
@@ -510,7 +522,9 @@ def complaint_uphold(
             cause_label=f"#{complaint.pk} {complaint.kind}"[:100],
             occurred_at=complaint.opened_at,
             amount_paid=order.amount_paid if order is not None else None,
-            promised_hours=_promised_hours(order) if order is not None else None,
+            promised_hours=promised_hours(paid_at=order.paid_at, deadline=order.dispatch_deadline)
+            if order is not None
+            else None,
             reason=reason,
             actor=actor,
             now=now,  # recorded at the decision: the appeal window runs from here
@@ -527,7 +541,9 @@ def complaint_uphold(
                 now=now,
             )
             refunded = True
-        elif order.status == OrderStatus.COMPLETED and not complaint.carrier_desk:
+        elif order.status == OrderStatus.COMPLETED and _refunded_from_deposit(order, besides=complaint):
+            not_refunded = REFUNDED_FROM_DEPOSIT  # one buyer, one refund: another upheld complaint paid it
+        elif order.status == OrderStatus.COMPLETED and not complaint.carrier_desk and order.amount_paid > 0:
             # The reviewer's decision is the authority here; the ledger entry is the platform's.
             deposit_refund = money(order.amount_paid)
             deposit_record(

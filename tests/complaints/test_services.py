@@ -318,6 +318,48 @@ def test_a_completed_order_is_not_refunded_when_the_reviewer_says_no(funded_stor
     assert deposit_balance(store=funded_store) == Decimal("2000.00")
 
 
+def test_a_completed_orders_buyer_is_refunded_from_the_deposit_once(funded_store, reviewer):
+    from tests.complaints.factories import completed_order
+
+    # given a completed ¥100 order already refunded from the deposit for an upheld complaint
+    order = completed_order(funded_store)
+    first = open_complaint(funded_store, kind=ComplaintKind.CUSTOMER_SERVICE, order=order, actor=reviewer)
+    complaint_start_review(complaint=first, actor=reviewer)
+    complaint_uphold(complaint=first, actor=reviewer, reason="Rude reply")
+    balance = deposit_balance(store=funded_store)
+    # and a second complaint about the same order, forwarded by the 12315 hotline
+    second = open_complaint(
+        funded_store,
+        kind=ComplaintKind.PRODUCT_QUALITY,
+        source="regulator_12315",
+        order=order,
+        actor=reviewer,
+    )
+    complaint_start_review(complaint=second, actor=reviewer)
+
+    # when that one is upheld with a refund too
+    second = complaint_uphold(complaint=second, actor=reviewer, reason="Broken on arrival")
+
+    # then its violation stands, but the buyer is not refunded a second time
+    assert second.violation is not None
+    assert (second.order_refunded, second.deposit_refund) == (False, None)
+    assert deposit_balance(store=funded_store) == balance
+    upheld = ComplaintEvent.objects.get(complaint=second, kind="upheld")
+    assert upheld.data["not_refunded"] == "refunded_from_deposit"
+
+
+def test_a_completed_order_of_nothing_paid_is_upheld_without_a_refund(funded_store, reviewer):
+    from tests.complaints.factories import completed_order
+
+    order = completed_order(funded_store, amount="0.00")
+    complaint = open_complaint(funded_store, kind=ComplaintKind.CUSTOMER_SERVICE, order=order, actor=reviewer)
+    complaint_start_review(complaint=complaint, actor=reviewer)
+
+    complaint = complaint_uphold(complaint=complaint, actor=reviewer, reason="Rude reply")
+
+    assert (complaint.status, complaint.order_refunded, complaint.deposit_refund) == ("upheld", False, None)
+
+
 # --- The reviewer queue -----------------------------------------------------------------------------
 
 
