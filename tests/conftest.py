@@ -64,6 +64,7 @@ NOT_SEEDS = [
     ("inspections.migrations.0003_listing_removal_by_failure", "backfill"),
     ("complaints.migrations.0006_notification_cause_and_email", "mark_earlier_notifications_emailed"),
     ("orders.migrations.0007_shipment_pickup_delay_index", "create"),
+    ("merchants.migrations.0016_ladder_suspension_needs_duration", "refuse_suspensions_without_duration"),
 ]
 
 

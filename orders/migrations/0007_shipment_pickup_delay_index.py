@@ -9,10 +9,10 @@ SQLite database is small enough to do without it.
 from django.db import migrations
 
 CREATE = (
-    "CREATE INDEX IF NOT EXISTS shipment_pickup_delay ON orders_shipment "
+    "CREATE INDEX CONCURRENTLY IF NOT EXISTS shipment_pickup_delay ON orders_shipment "
     "((first_pickup_at - created_at)) WHERE first_pickup_at IS NOT NULL"
 )
-DROP = "DROP INDEX IF EXISTS shipment_pickup_delay"
+DROP = "DROP INDEX CONCURRENTLY IF EXISTS shipment_pickup_delay"
 
 
 def create(apps, schema_editor):
@@ -26,5 +26,6 @@ def drop(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
+    atomic = False  # CONCURRENTLY: a big shipments table keeps taking inserts while the index is built
     dependencies = [("orders", "0006_import_jobs")]
     operations = [migrations.RunPython(create, drop)]
