@@ -17,8 +17,14 @@ class ComplaintsConfig(AppConfig):
         from complaints.fraud import fraudulent_dispatch_check
         from complaints.notices import complaint_notices
         from complaints.scoring import complaint_score_figures
-        from complaints.selectors import complaint_cause_links, contact_cause_links, dispatch_day_cause_links
+        from complaints.selectors import (
+            appeal_windows_closing_at,
+            complaint_cause_links,
+            contact_cause_links,
+            dispatch_day_cause_links,
+        )
         from complaints.todos import appeal_window_todos, complaint_todos
+        from merchants.appeal_windows import register_appeal_window_source
         from merchants.causes import register_cause_link
         from merchants.checks import register_check
         from merchants.notices import register_notice_source
@@ -32,6 +38,7 @@ class ComplaintsConfig(AppConfig):
         register_check("appeal_window_closing", lambda now: str(appeal_window_closing_check(now=now)))
         register_check("notification_emails", lambda now: str(notification_email_check(now=now)))
         register_cause_link("complaint", complaint_cause_links)
+        register_appeal_window_source(appeal_windows_closing_at)
         register_cause_link("contact", contact_cause_links)
         register_cause_link("dispatch_day", dispatch_day_cause_links)
         register_score_source("complaints", complaint_score_figures)

@@ -260,6 +260,20 @@ def second_appeal_windows(*, now: datetime, rules: AppealRules) -> QuerySet[Appe
     )
 
 
+def appeal_windows_closing_at(violation_ids: list[int], now: datetime) -> dict[int, datetime]:
+    """Violation id → when its open appeal window closes (the first, or the second after a rejection), for
+    the violations page: the rules and one query per window."""
+    if not violation_ids:
+        return {}
+    rules = appeal_rules()
+    first = first_appeal_windows(now=now, rules=rules).filter(pk__in=violation_ids)
+    second = second_appeal_windows(now=now, rules=rules).filter(violation_id__in=violation_ids)
+    return {
+        **dict(first.values_list("pk", "window_closes_at")),
+        **dict(second.values_list("violation_id", "window_closes_at")),
+    }
+
+
 def violation_for_appeal(*, store: Store, violation_id: int) -> Violation:
     """One of the store's violations, or 404 (another store's violation does not exist for this one)."""
     violation = (

@@ -1,7 +1,7 @@
 """Seller web: thin views that parse input, call one service or selector, and show domain errors."""
 
 import csv
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy
 from django.views import View
 
 from merchants import roles
+from merchants.appeal_windows import appeal_windows
 from merchants.causes import cause_links
 from merchants.dashboard import TREND_DAYS, seller_dashboard, trend_days
 from merchants.errors import DomainError, ListingRefused
@@ -395,12 +396,12 @@ class ViolationsView(StoreMemberMixin, View):
         year = now.astimezone(zone).year
         page = Paginator(violations_for_store(store=self.store), PAGE_SIZE).get_page(request.GET.get("page"))
         links = cause_links(store_code=self.store.code, violations=page)
-        window = timedelta(days=rule_int("appeal_window_days"))
+        windows = appeal_windows(violation_ids=[violation.pk for violation in page], now=now)
         for violation in page:
             violation.cause_url = links.get(violation.pk)
-            # From when the violation was recorded, as complaints.rules.appeal_chance counts it.
-            violation.appeal_until = violation.created_at + window
-            violation.appeal_open = violation.status == "active" and violation.appeal_until > now
+            # The first window, or the second after a rejection, as complaints counts them.
+            violation.appeal_until = windows.get(violation.pk)
+            violation.appeal_open = violation.appeal_until is not None
         year_start = datetime(year, 1, 1, tzinfo=zone)
         return render(
             request,

@@ -200,6 +200,27 @@ def test_after_a_rejection_the_detail_offers_the_second_appeal(
     assert client.get(detail_url(first)).status_code == 200
 
 
+def test_the_violations_page_offers_the_second_window_after_a_rejection(
+    client, owner, reviewer, funded_store, violation, appeal_factory
+):
+    # given a first appeal rejected after the first window (7 days from the violation) has closed
+
+    first = appeal_factory(violation, owner)
+    appeal_review_start(appeal=first, actor=reviewer)
+    appeal_reject(appeal=first, actor=reviewer, reason="The call log is from another order")
+    Violation.objects.filter(pk=violation.pk).update(created_at=timezone.now() - timedelta(days=10))
+    first.refresh_from_db()
+    client.force_login(owner)
+
+    # when the owner opens the violations page
+    page = client.get(reverse("violations", args=[funded_store.code])).content.decode()
+
+    # then the violation is appealable until 15 days after the rejection, with its button
+    closes = timezone.localtime(first.decided_at + timedelta(days=15), ZoneInfo(funded_store.time_zone))
+    assert closes.strftime("%Y-%m-%d %H:%M") in page
+    assert create_url(violation) in page
+
+
 # --- Admin queue ----------------------------------------------------------------------------------
 
 CHANGELIST = "admin:complaints_appeal_changelist"
